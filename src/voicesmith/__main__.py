@@ -1,0 +1,3 @@
+from voicesmith.client.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""All of voicesmith's settings, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    broker_url: str
+    blob_dir: Path
+    # Credits: a fresh organisation's balance and what one fine-tune costs (charged on completion only).
+    initial_credits: int = 1_000_000_000
+    fine_tune_cost: int = 1_000_000
+    # Minimum usable speech (seconds) before a fine-tune may start.
+    min_usable_speech_s: float = 60.0
+    # Largest accepted upload, in bytes.
+    max_upload_bytes: int = 2 * 1024**3
+    # Longest TTS transcript, in characters.
+    max_transcript_chars: int = 5000
+    # A training job whose heartbeat is older than this is dispatched again.
+    heartbeat_timeout_s: float = 60.0
+    # Secret for access tokens (JWT HS256); generated into the data dir when not given.
+    token_secret: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    data_dir = Path(os.environ.get("VOICESMITH_DATA", "./data")).resolve()
+    db_url = os.environ.get("VOICESMITH_DATABASE_URL") or f"sqlite:///{data_dir / 'voicesmith.db'}"
+    broker = os.environ.get("VOICESMITH_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    return Settings(
+        data_dir=data_dir,
+        database_url=db_url,
+        broker_url=broker,
+        blob_dir=Path(os.environ.get("VOICESMITH_BLOB_DIR", str(data_dir / "blobs"))).resolve(),
+        initial_credits=_int("VOICESMITH_INITIAL_CREDITS", 1_000_000_000),
+        fine_tune_cost=_int("VOICESMITH_FINE_TUNE_COST", 1_000_000),
+        min_usable_speech_s=_float("VOICESMITH_MIN_USABLE_SPEECH_S", 60.0),
+        max_upload_bytes=_int("VOICESMITH_MAX_UPLOAD_BYTES", 2 * 1024**3),
+        max_transcript_chars=_int("VOICESMITH_MAX_TRANSCRIPT_CHARS", 5000),
+        heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
+        token_secret=os.environ.get("VOICESMITH_TOKEN_SECRET") or None,
+    )
