@@ -35,6 +35,8 @@ class Settings:
     max_transcript_chars: int = 5000
     # A training job whose heartbeat is older than this is dispatched again.
     heartbeat_timeout_s: float = 60.0
+    # A fine-tune whose worker died this many times is failed instead of dispatched again.
+    max_job_attempts: int = 3
     # Secret for access tokens (JWT HS256); generated into the data dir when not given.
     token_secret: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -56,5 +58,7 @@ def get_settings() -> Settings:
         max_upload_bytes=_int("VOICESMITH_MAX_UPLOAD_BYTES", 2 * 1024**3),
         max_transcript_chars=_int("VOICESMITH_MAX_TRANSCRIPT_CHARS", 5000),
         heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
+        max_job_attempts=_int("VOICESMITH_MAX_JOB_ATTEMPTS", 3),
         token_secret=os.environ.get("VOICESMITH_TOKEN_SECRET") or None,
     )
+

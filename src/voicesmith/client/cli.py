@@ -1,4 +1,5 @@
-"""The `voicesmith` command: server administration (serve, worker, keys, migrate) and the user workflow.
+"""The `voicesmith` command: server administration (serve, worker, keys, migrate) and the user workflow
+(clone, status, say, and voices/datasets/fine-tunes for the rest of the API).
 
 Server-side commands import the server lazily, so the client half stays light for users who only
 talk to a remote voicesmith.
@@ -6,14 +7,29 @@ talk to a remote voicesmith.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="voicesmith: self-hosted voice cloning.")
+from voicesmith.client import render, speech, workflow
+from voicesmith.client.api import VoicesmithClient
+from voicesmith.client.cli_common import ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out
+from voicesmith.client.cli_resources import datasets_app, fine_tunes_app, voices_app
+
+# No locals in tracebacks: they would print API keys.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="voicesmith: self-hosted voice cloning.",
+)
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (server side; uses VOICESMITH_DATA).")
 app.add_typer(keys_app, name="keys")
+app.add_typer(voices_app, name="voices")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(fine_tunes_app, name="fine-tunes")
 
 
 def _use_data_dir(data: Optional[Path]) -> None:
@@ -89,6 +105,157 @@ def keys_revoke(key_id: str, data: Optional[Path] = typer.Option(None, help="Dat
     from voicesmith import admin
 
     admin.revoke_key(key_id)
+
+
+# -- the cloning workflow ---------------------------------------------------------------------
+
+DEFAULT_MODEL = "kokoro-82m-v1.0"
+BUDGETS = (None, "tiny", "default", "max")
+DEFAULT_FINE_TUNE_COST = 1_000_000  # the server's default VOICESMITH_FINE_TUNE_COST, as on Cartesia
+OutputDirOption = Annotated[
+    Optional[Path], typer.Option("--output-dir", help="Where preview WAVs go \\[default: ./<name>-voices].")
+]
+
+
+@app.command()
+@handle_errors
+def clone(
+    samples_dir: Annotated[Path, typer.Argument(help="Folder of recordings of one speaker (wav, flac, mp3, ogg, opus, m4a, webm).")],
+    name: Annotated[str, typer.Option(help="Name of the voice (and of its dataset, reused if it exists).")],
+    language: Annotated[str, typer.Option(help="Language spoken in the recordings.")] = "en",
+    model: Annotated[str, typer.Option("--model", help="Model id to fine-tune (Cartesia ids are aliases).")] = DEFAULT_MODEL,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Start training without asking (needed without a terminal).")] = False,
+    budget: Annotated[
+        Optional[str], typer.Option(help="Training effort: tiny (minutes, a rough voice), default, or max.")
+    ] = None,
+    output_dir: OutputDirOption = None,
+    report_timeout: Annotated[float, typer.Option(help="Seconds to wait for the quality report.")] = 1800,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Clone a voice from a folder of recordings: upload (resumable), check, train, preview."""
+    if budget not in BUDGETS:
+        raise fail(f"--budget must be one of {', '.join(b for b in BUDGETS if b)} (got {budget!r})", code=2)
+    if not yes and not sys.stdin.isatty():
+        # Check before uploading anything: a script must not stop at a prompt it cannot answer.
+        raise fail("confirmation needed but stdin is not a terminal: pass --yes to start the fine-tune without asking")
+    with connect(base_url, api_key) as client:
+        dataset = workflow.find_or_create_dataset(client, name, out)
+        try:
+            summary = workflow.upload_folder(client, dataset, samples_dir, out)
+        except KeyboardInterrupt:
+            raise fail("upload interrupted: run the same command again to resume (uploaded files are skipped)", 130) from None
+        out.print(f"{summary.uploaded} uploaded, {summary.skipped} already there", markup=False, highlight=False)
+        report = workflow.wait_for_report(client, dataset.id, out, report_timeout)
+        if report.status == "failed":
+            reasons = "; ".join(report.reasons) or "see the server log"
+            raise fail(f"the quality report of dataset {dataset.id} failed: {reasons}")
+        if any(f.get("verdict") != "ok" for f in report.files):
+            out.print(render.dataset_report_files(report, only_problems=True))
+        out.print(render.dataset_report_summary(report))
+        if not report.ok_to_train:
+            raise fail(f"dataset {dataset.id} is not ready to train: add more clean speech of one speaker to {samples_dir}")
+        running = workflow.running_fine_tune(client, dataset.id)
+        if running is not None:
+            # Running clone again after detaching must not pay twice for the same training.
+            out.print(f"Fine-tune [bold]{running.id}[/] is already training on this dataset: re-attaching", highlight=False)
+            _attach(client, running.id, output_dir or Path(f"{workflow.slug(name)}-voices"))
+            return
+        if not yes:
+            _confirm_cost()
+        ft = client.create_fine_tune(
+            dataset.id,
+            name=name,
+            language=language,
+            model_id=model,
+            description=f"voicesmith clone of {samples_dir.name}",
+            budget=budget,
+        )
+        out.print(f"Started fine-tune [bold]{ft.id}[/]", highlight=False)
+        _attach(client, ft.id, output_dir or Path(f"{workflow.slug(name)}-voices"))
+
+
+@app.command()
+@handle_errors
+def status(
+    fine_tune_id: str,
+    output_dir: OutputDirOption = None,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Re-attach to a fine-tune: live progress until it ends, then its voices and previews."""
+    with connect(base_url, api_key) as client:
+        ft = client.get_fine_tune(fine_tune_id)
+        _attach(client, ft.id, output_dir or Path(f"{workflow.slug(ft.name)}-voices"))
+
+
+def _confirm_cost() -> None:
+    """Ask before spending credits; the cost is charged only if training completes.
+
+    The API has no balance endpoint yet, so the price shown is the default one; a server configured
+    otherwise, or a balance too low, answers the creation with a clear 402.
+    """
+    question = (
+        f"Start the fine-tune? It costs {DEFAULT_FINE_TUNE_COST:,} credits on a default server, "
+        "charged only if training completes"
+    )
+    if not typer.confirm(question, default=False):
+        raise fail("fine-tune not started (nothing was charged)")
+
+
+def _attach(client: VoicesmithClient, fine_tune_id: str, output_dir: Path) -> None:
+    try:
+        ft = workflow.watch_fine_tune(client, fine_tune_id, out)
+    except workflow.Detached:
+        out.print(f"Detached: the fine-tune keeps training. Re-attach with: voicesmith status {fine_tune_id}", markup=False, highlight=False)
+        return
+    except workflow.CancelledByUser:
+        err.print(f"[yellow]cancelled fine-tune {fine_tune_id}; no credits were charged[/]", highlight=False)
+        raise typer.Exit(130) from None
+    if ft.status == "failed":
+        code = f" [{ft.error_code}]" if ft.error_code else ""
+        raise fail(f"fine-tune {ft.id} failed: {ft.error or 'no reason given'}{code}")
+    voices, report = workflow.fine_tune_results(client, ft)
+    for line in render.report_headline(report):
+        out.print(line, highlight=False)
+    out.print(render.voices_table(voices, render.report_figures(report, voices), title=f"Voices of {ft.name}"))
+    for path in workflow.write_previews(client, ft, voices, output_dir, out):
+        out.print(f"preview: {path}", markup=False, highlight=False)
+    out.print(f"Speak with one: voicesmith say \"Hello there\" --voice {voices[0].id if voices else 'VOICE_ID'} -o hello.wav", markup=False, highlight=False)
+
+
+# -- speech -----------------------------------------------------------------------------------
+
+FORMATS = ("wav", "mp3", "raw")
+
+
+@app.command()
+@handle_errors
+def say(
+    text: Annotated[str, typer.Argument(help="What to say.")],
+    voice: Annotated[str, typer.Option("--voice", help="Voice id (see `voicesmith voices list`).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Audio file to write.")] = Path("out.wav"),
+    fmt: Annotated[str, typer.Option("--format", help="wav, mp3 or raw (16-bit PCM).")] = "wav",
+    sample_rate: Annotated[int, typer.Option(help="Output sample rate in Hz.")] = 24000,
+    language: Annotated[Optional[str], typer.Option(help="Language of the text \\[default: en].")] = None,
+    model: Annotated[str, typer.Option("--model", help="Model id.")] = DEFAULT_MODEL,
+    stream: Annotated[bool, typer.Option("--stream", help="Stream over SSE, writing audio as it arrives (wav, raw).")] = False,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Speak TEXT with a voice into an audio file."""
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})", code=2)
+    if stream and fmt == "mp3":
+        raise fail("--stream writes wav or raw; use --format wav or raw, or drop --stream for mp3", code=2)
+    with connect(base_url, api_key) as client:
+        if stream:
+            written = speech.stream_to_file(client, output, text, voice_id=voice, model_id=model, container=fmt, sample_rate=sample_rate, language=language)
+        else:
+            written = client.tts_to_file(
+                output, text, voice_id=voice, model_id=model, output_format=speech.output_format(fmt, sample_rate), language=language
+            )
+    out.print(f"wrote {output} ({render.size(written)})", markup=False, highlight=False)
 
 
 def main() -> None:

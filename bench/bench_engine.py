@@ -1,0 +1,137 @@
+"""Engine benchmark: Kokoro int8 vs float32 side by side, in one run. Prints one JSON line.
+
+Per variant: real-time factor (synthesis seconds / audio seconds, warm) with 1 and 2 onnxruntime
+threads over fixed sentences, time to the first chunk of a 2-sentence text through
+`Synthesizer.stream`, peak RSS after load and after a long paragraph (each variant in a fresh child
+process, so one does not inflate the other), and quality: Whisper tiny.en WER over the 20 test
+sentences and the Resemblyzer similarity of each variant's audio to the int8 audio of the same
+sentences (same voice, so 1.0 would be identical speakers).
+
+    .venv/bin/python bench/bench_engine.py [--voices jf_alpha,jm_kumo] [--rtf-sentences 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "engine"))
+
+from tts_sentences import SENTENCES  # noqa: E402
+
+from voicesmith.engine import stock  # noqa: E402
+from voicesmith.engine.kokoro.graph import VARIANTS  # noqa: E402
+from voicesmith.engine.kokoro.onnx import KokoroOnnx  # noqa: E402
+from voicesmith.engine.synthesis import Synthesizer  # noqa: E402
+
+TWO_SENTENCES = "Thanks for calling, your order has shipped. It should arrive on Monday."
+PARAGRAPH = " ".join(SENTENCES[:12])  # ~40 s of speech, chunked by sentence
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _memory_child(variant: str) -> dict:
+    """Run in a fresh process: peak RSS after load and after the long paragraph."""
+    synth = Synthesizer(KokoroOnnx(variant))
+    voice = stock.stock_voices()[0].artifact
+    synth.synthesize("Warm up.", voice)
+    after_load = _rss_mb()
+    synth.synthesize(PARAGRAPH, voice)
+    return {"rss_after_load_mb": round(after_load, 1), "rss_peak_paragraph_mb": round(_rss_mb(), 1)}
+
+
+def _memory(variant: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", variant], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _rtf(synth: Synthesizer, voice, sentences: list[str]) -> float:
+    synth.synthesize(sentences[0], voice)  # warm
+    spent = audio = 0.0
+    for s in sentences:
+        start = time.perf_counter()
+        chunk = synth.synthesize(s, voice)
+        spent += time.perf_counter() - start
+        audio += chunk.duration
+    return spent / audio
+
+
+def _first_chunk_s(synth: Synthesizer, voice, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        next(iter(synth.stream(TWO_SENTENCES, voice)))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _quality(synth: Synthesizer, voices: list, reference: dict | None) -> tuple[dict, dict]:
+    from voicesmith.engine.speaker import cosine, embed_utterance
+    from voicesmith.engine.text import normalize
+    from voicesmith.engine.transcribe import get_transcriber
+    from voicesmith.engine.wer import corpus_wer
+
+    wer, similarity, clips_by_voice = {}, {}, {}
+    for v in voices:
+        clips = [synth.synthesize(s, v.artifact).audio for s in SENTENCES]
+        clips_by_voice[v.key] = clips
+        hyps = get_transcriber().transcribe_many(clips, synth.sample_rate)
+        wer[v.key] = round(corpus_wer([(normalize(s), h.text) for s, h in zip(SENTENCES, hyps)]), 4)
+        if reference is not None:
+            sims = [cosine(embed_utterance(a, 24000), embed_utterance(b, 24000))
+                    for a, b in zip(clips, reference[v.key])]
+            similarity[v.key] = round(float(np.mean(sims)), 4)
+    return {"wer": wer, "similarity_to_int8": similarity}, clips_by_voice
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--voices", default="jf_alpha,jm_kumo")
+    parser.add_argument("--rtf-sentences", type=int, default=6)
+    parser.add_argument("--memory-child")
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(_memory_child(args.memory_child)))
+        return
+
+    wanted = args.voices.split(",")
+    voices = [v for v in stock.stock_voices() if v.key in wanted]
+    result: dict = {"bench": "engine", "cpu_count": os.cpu_count(), "load_avg_start": os.getloadavg()[0]}
+    reference = None
+    for variant in ("int8", *[v for v in VARIANTS if v != "int8"]):
+        entry: dict = {}
+        start = time.perf_counter()
+        KokoroOnnx(variant, threads=1)  # builds/caches the graph if needed
+        entry["first_load_s"] = round(time.perf_counter() - start, 2)
+        for threads in (1, 2):
+            start = time.perf_counter()
+            synth = Synthesizer(KokoroOnnx(variant, threads=threads))
+            entry[f"load_s_{threads}t"] = round(time.perf_counter() - start, 2)
+            entry[f"rtf_{threads}t"] = round(_rtf(synth, voices[0].artifact, SENTENCES[: args.rtf_sentences]), 3)
+            entry[f"first_chunk_s_{threads}t"] = round(_first_chunk_s(synth, voices[0].artifact), 3)
+        quality, clips = _quality(synth, voices, reference)
+        entry.update(quality)
+        if reference is None:
+            reference = clips
+        entry.update(_memory(variant))
+        result[variant] = entry
+    result["load_avg_end"] = os.getloadavg()[0]
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

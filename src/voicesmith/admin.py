@@ -1,0 +1,52 @@
+"""Server administration used by the `voicesmith` CLI and by `serve`: schema, keys, bootstrap."""
+
+from __future__ import annotations
+
+from voicesmith.service import keys
+from voicesmith.store.db import migrate as _migrate_db
+
+BOOTSTRAP_ORG = "default"
+
+
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    _migrate_db()
+
+
+def create_key(org: str = BOOTSTRAP_ORG, description: str = "", is_admin: bool = False) -> str:
+    """Create an API key (and the organisation, with its initial credits, if new); returns the secret."""
+    _migrate_db()
+    _, secret = keys.create_key(org, description, is_admin)
+    return secret
+
+
+def print_keys() -> None:
+    """Print every active key: id, organisation, prefix, admin flag, created, description (never secrets)."""
+    _migrate_db()
+    rows = keys.list_keys()
+    if not rows:
+        print("no API keys; create one with: voicesmith keys create [--org NAME] [--admin]")
+        return
+    print(f"{'id':36}  {'org':16}  {'prefix':14}  {'admin':5}  {'created':20}  description")
+    for key, org_name in rows:
+        created = key.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{key.id:36}  {org_name[:16]:16}  {key.prefix:14}  {'yes' if key.is_admin else 'no':5}  "
+              f"{created:20}  {key.description}")
+
+
+def revoke_key(key_id: str) -> None:
+    """Revoke a key by id; raises SystemExit(1) with a message when there is no such active key."""
+    _migrate_db()
+    if not keys.revoke_key(key_id):
+        raise SystemExit(f"no active API key with id {key_id}")
+    print(f"revoked {key_id}")
+
+
+def ensure_bootstrap_key() -> str | None:
+    """On a fresh install (no keys at all), create an admin key for org 'default' and return it so that
+    `serve` can print it once; None when keys already exist."""
+    _migrate_db()
+    if keys.count_keys() > 0:
+        return None
+    _, secret = keys.create_key(BOOTSTRAP_ORG, "created on first start", is_admin=True)
+    return secret

@@ -1,0 +1,29 @@
+"""GET /usage/credits: credits used per time bucket (admin key, contract §9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from fastapi import Depends, Query
+
+from voicesmith.api.auth import Principal, admin_principal
+from voicesmith.api.routing import SlashRouter
+from voicesmith.api.schemas import iso
+from voicesmith.api.versions import api_version
+from voicesmith.service import usage
+
+router = SlashRouter(prefix="/usage", tags=["usage"], dependencies=[Depends(api_version)])
+
+
+@router.get("/credits", summary="Credits used over time")
+def credits(
+    start_ts: Optional[datetime] = Query(None, description="RFC 3339; rounded down to the UTC day."),
+    end_ts: Optional[datetime] = Query(None, description="RFC 3339; rounded up to the next UTC day."),
+    interval: Optional[str] = Query(None, description="day, week or month; one bucket when left out."),
+    api_key_id: Optional[str] = Query(None),
+    principal: Principal = Depends(admin_principal),
+) -> dict:
+    buckets = usage.credits_report(principal.org_id, start_ts=start_ts, end_ts=end_ts, interval=interval,
+                                   api_key_id=api_key_id)
+    return {"data": [{"start_ts": iso(b.start_ts), "end_ts": iso(b.end_ts), "credits": b.credits} for b in buckets]}

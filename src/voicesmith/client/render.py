@@ -1,0 +1,218 @@
+"""Rich tables and one-line summaries for what the API returns. Pure formatting: no requests here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from voicesmith.client.models import Dataset, DatasetFile, DatasetReport, FineTune, Voice
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+def when(timestamp: str | None) -> str:
+    # ISO-8601 from the server; minutes are precise enough in a table.
+    return (timestamp or "")[:16].replace("T", " ")
+
+
+def status_text(status: str) -> Text:
+    style = {"completed": "green", "failed": "red", "training": "yellow", "ready": "green", "pending": "yellow"}
+    return Text(status, style=style.get(status, ""))
+
+
+def _table(title: str, ids: list[str], *columns: str) -> Table:
+    """A table whose `id` column never wraps or truncates: ids are for copying into the next command."""
+    table = Table(title=title)
+    for column in columns:
+        if column == "id":
+            table.add_column(column, no_wrap=True, min_width=max(map(len, ids), default=2))
+        else:
+            table.add_column(column)
+    return table
+
+
+def datasets_table(datasets: list[Dataset]) -> Table:
+    table = _table("Datasets", [d.id for d in datasets], "id", "name", "description", "created")
+    for d in datasets:
+        _add_row(table, d.id, d.name, d.description, when(d.created_at))
+    return table
+
+
+def files_table(files: list[DatasetFile]) -> Table:
+    table = _table(f"Files ({len(files)})", [f.id for f in files], "id", "filename", "size", "uploaded")
+    for f in files:
+        _add_row(table, f.id, f.filename, size(f.size), when(f.created_at))
+    return table
+
+
+def fine_tunes_table(fine_tunes: list[FineTune]) -> Table:
+    table = _table("Fine-tunes", [ft.id for ft in fine_tunes], "id", "name", "status", "stage", "progress", "language")
+    for ft in fine_tunes:
+        progress = f"{ft.progress:.0%}" if ft.progress is not None else ""
+        _add_row(table, ft.id, ft.name, status_text(ft.status), ft.stage or "", progress, ft.language)
+    return table
+
+
+def fine_tune_details(ft: FineTune) -> Table:
+    table = Table.grid(padding=(0, 2))
+    rows: list[tuple[str, Any]] = [
+        ("id", ft.id),
+        ("name", ft.name),
+        ("status", status_text(ft.status)),
+        ("stage", ft.stage or "-"),
+        ("progress", f"{ft.progress:.0%}" if ft.progress is not None else "-"),
+        ("eta", duration(ft.eta_seconds) if ft.eta_seconds is not None else "-"),
+        ("language", ft.language),
+        ("model", ft.model_id),
+        ("dataset", ft.dataset),
+    ]
+    if ft.error:
+        rows.append(("error", Text(f"{ft.error} [{ft.error_code}]" if ft.error_code else ft.error, style="red")))
+    for key, value in rows:
+        _add_row(table, Text(key, style="bold"), value)
+    return table
+
+
+def voices_table(voices: list[Voice], figures: dict[str, dict[str, str]] | None = None, title: str = "Voices") -> Table:
+    """Voices, with per-voice report figures as extra columns when given (voice id -> {column: text})."""
+    columns = []
+    for per_voice in (figures or {}).values():
+        columns.extend(c for c in per_voice if c not in columns)
+    table = _table(title, [v.id for v in voices], "id", "name", "language", "description", *columns)
+    for v in voices:
+        extra = (figures or {}).get(v.id, {})
+        _add_row(table, v.id, v.name, v.language, v.description, *(extra.get(c, "") for c in columns))
+    return table
+
+
+def voice_details(v: Voice) -> Table:
+    table = Table.grid(padding=(0, 2))
+    for key in ("id", "name", "description", "language", "gender", "created_at", "is_owner", "is_public"):
+        if key in v.raw:
+            _add_row(table, Text(key, style="bold"), str(v.raw[key]))
+    return table
+
+
+def dataset_report_summary(report: DatasetReport) -> Text:
+    if report.status != "ready" or report.report is None:
+        detail = f": {'; '.join(report.reasons)}" if report.reasons else ""
+        return Text(f"quality report {report.status}{detail}", style="yellow" if report.status == "pending" else "red")
+    verdict = Text("ready to train", style="green") if report.ok_to_train else Text("not enough usable speech", style="red")
+    text = Text.assemble(
+        "usable speech ",
+        (duration(report.usable_seconds), "bold"),
+        " of ",
+        duration(report.total_seconds),
+        " recorded: ",
+        verdict,
+    )
+    for reason in report.reasons:
+        text.append(f"\n  - {reason}")
+    recommendation = report.report.get("recommendation")
+    if recommendation:
+        text.append(f"\n{recommendation}", style="yellow")
+    return text
+
+
+VERDICT_STYLE = {"ok": "green", "flagged": "yellow", "rejected": "red", "excluded": "red"}
+
+
+def dataset_report_files(report: DatasetReport, only_problems: bool = False) -> Table:
+    """Per-file verdicts; with only_problems, the files that are not simply ok (for long datasets)."""
+    files = [f for f in report.files if not only_problems or f.get("verdict") != "ok"]
+    title = f"Files with remarks ({len(files)} of {len(report.files)})" if only_problems else "Per-file check"
+    table = Table("file", "verdict", "length", "usable", "SNR dB", "notes", title=title)
+    for f in files:
+        verdict = str(f.get("verdict") or "")
+        _add_row(table, 
+            str(f.get("filename") or ""),
+            Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
+            duration(_num(f, "duration_seconds")),
+            duration(_num(f, "usable_seconds")),
+            _fmt(_num(f, "snr_db")),
+            "; ".join(_reason(r) for r in f.get("reasons") or []),
+        )
+    return table
+
+
+def report_figures(report: dict[str, Any] | None, voices: list[Voice]) -> dict[str, dict[str, str]]:
+    """Per-voice numbers from a fine-tune report, as table columns (voice id -> {column: text}).
+
+    The report lists one entry per voice (matched by voice id, else by name); every numeric metric in
+    that entry becomes a column, so new metrics show up without a CLI change.
+    """
+    entries = (report or {}).get("voices") or []
+    if isinstance(entries, dict):
+        entries = [{"id": k, **v} for k, v in entries.items() if isinstance(v, dict)]
+    figures: dict[str, dict[str, str]] = {}
+    for v in voices:
+        entry = next((e for e in entries if isinstance(e, dict) and v.id in (e.get("voice_id"), e.get("id"))), None)
+        entry = entry or next((e for e in entries if isinstance(e, dict) and e.get("name") == v.name), None)
+        if entry:
+            figures[v.id] = {k: _fmt(val) for k, val in entry.items() if _is_number(val)}
+    return figures
+
+
+HEADLINE_SKIP = frozenset({"voices", "stock"})  # per-voice figures go in the table; stock scores are detail
+
+
+def report_headline(report: dict[str, Any] | None) -> list[str]:
+    """The fine-tune report's overall figures (floor, ceiling, the speaker's own WER...), one per line."""
+    lines = []
+    for key, value in (report or {}).items():
+        if key in HEADLINE_SKIP:
+            continue
+        label = key.replace("_", " ")
+        if _is_number(value):
+            lines.append(f"{label}: {_fmt(value)}")
+        elif isinstance(value, dict):
+            parts = [f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in value.items() if _is_number(v)]
+            if parts:
+                lines.append(f"{label}: {', '.join(parts)}")
+    return lines
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _add_row(table: Table, *cells: Any) -> None:
+    # Names, descriptions and file names are user text: never read them as rich markup.
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
+def _num(d: dict[str, Any], key: str) -> float | None:
+    value = d.get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _reason(r: Any) -> str:
+    if isinstance(r, dict):
+        return str(r.get("message") or r.get("code") or r)
+    return str(r)

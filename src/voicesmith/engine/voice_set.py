@@ -1,0 +1,273 @@
+"""The four voices of a fine-tune, each a distinct choice, and the start point they grow from.
+
+1. closest match: the full search (all 256 style dimensions, pitch, speed) from the best start
+   point; the highest similarity the budget reaches.
+2. clear: the closest match pulled part of the way back towards its start voice and spoken a
+   little slower; of two pull-back amounts the one the intelligibility check likes best. For long
+   reads and announcements, where every word must land.
+3./4. two speaking styles found in the data: the training utterances are split into two groups by
+   their prosody (median pitch, pitch spread and speaking rate; 2-means), and the prosody half of
+   the closest match (style dimensions 128..255) plus its pitch and speed are adapted to each
+   group. Named after how the groups measurably differ (higher/lower, faster/slower, more/less
+   varied intonation).
+
+Descriptions state the measured differences, not adjectives we cannot back up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from voicesmith.engine import style_space
+from voicesmith.engine.adapt import (
+    PITCH_LIMITS,
+    SPEED_LIMITS,
+    AdaptResult,
+    AdaptTask,
+    Candidate,
+    IntelligibilityGuard,
+    Measurement,
+    ObjectiveWeights,
+    SearchBudget,
+    Sentence,
+    score_candidates,
+)
+from voicesmith.engine.rendering import Renderer
+from voicesmith.engine.style_space import StyleSpace
+from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.engine.voice_profile import SpeakerProfile
+
+ProgressFn = Callable[[float, str], None]
+
+
+# --- start point -------------------------------------------------------------------------------
+
+
+@dataclass
+class StartOption:
+    label: str  # e.g. "stock jf_alpha", "stock blend", "instant-clone mapping"
+    space: StyleSpace
+    z: np.ndarray
+
+
+def start_options(target: SpeakerProfile, stock_similarity: dict[str, float] | None = None) -> list[StartOption]:
+    """Every pack, a similarity-weighted blend of the packs, and the instant-clone mapping."""
+    from voicesmith.engine import clone
+
+    zero = np.zeros(256)
+    options = [StartOption(f"stock {k}", StyleSpace(p), zero) for k, p in style_space.stock_packs().items()]
+    if stock_similarity:
+        sims = np.array(list(stock_similarity.values()))
+        w = np.exp((sims - sims.max()) / 0.03)  # 0.03 of cosine ~ the spread between close voices
+        weights = dict(zip(stock_similarity, w / w.sum()))
+        options.append(StartOption("similarity-weighted stock blend", StyleSpace(style_space.blend(weights)), zero))
+    mapping = clone.load_mapping()
+    if mapping is not None:
+        z, _pitch = mapping.predict(target.centroid, target.f0_median_hz, target.source_rate)
+        options.append(StartOption("instant-clone mapping", StyleSpace(style_space.stock_mean()), z))
+    return options
+
+
+def calibrate(m: Measurement, target: SpeakerProfile, pitch: float, speed: float) -> tuple[float, float]:
+    """Pitch scale and speed that would put this measurement on the speaker's median F0 and rate."""
+    if m.f0_median_hz > 0 and math.isfinite(m.f0_median_hz) and target.f0_median_hz > 0:
+        pitch = pitch * target.f0_median_hz / m.f0_median_hz
+    if m.rate_ratio > 0 and math.isfinite(m.rate_ratio):
+        speed = speed / m.rate_ratio
+    return float(np.clip(pitch, *PITCH_LIMITS)), float(np.clip(speed, *SPEED_LIMITS))
+
+
+def choose_start(
+    target: SpeakerProfile,
+    sentences: Sequence[Sentence],
+    renderer: Renderer,
+    weights: ObjectiveWeights,
+    should_cancel: Callable[[], bool] | None = None,
+) -> tuple[StartOption, Candidate, dict[str, float]]:
+    """Score every start option on the same sentences (pitch and speed calibrated to the speaker
+    first, so options are compared on timbre and style), return the best with its calibration."""
+
+    def probe(options: list[StartOption], calibrations: list[tuple[float, float]]) -> list[Measurement]:
+        out = []
+        for opt, (p, s) in zip(options, calibrations):
+            task = AdaptTask("probe", opt.space, target, list(sentences), Candidate(opt.z, p, s), weights=weights)
+            out.append(score_candidates(task, [task.start], sentences, renderer, should_cancel)[0])
+        return out
+
+    stock = start_options(target)
+    raw = probe(stock, [(1.0, 1.0)] * len(stock))
+    stock_similarity = {o.label.removeprefix("stock "): m.similarity for o, m in zip(stock, raw)}
+    options = start_options(target, stock_similarity)
+    first = raw + probe(options[len(stock):], [(1.0, 1.0)] * (len(options) - len(stock)))
+    calibrations = [calibrate(m, target, 1.0, 1.0) for m in first]
+    calibrated = probe(options, calibrations)
+    scores = [m.score for m in calibrated]
+    best = int(np.argmax(scores))
+    pitch, speed = calibrations[best]
+    ranking = {o.label: round(float(s), 4) for o, s in zip(options, scores)}
+    return options[best], Candidate(options[best].z, pitch, speed), ranking
+
+
+# --- prosody groups ----------------------------------------------------------------------------
+
+
+@dataclass
+class ProsodyGroup:
+    indices: list[int]  # into the training utterances
+    f0_median_st: float  # mean over members of per-utterance median F0, in semitones re 100 Hz
+    f0_spread_st: float
+    rate_pps: float
+
+
+def prosody_groups(features: np.ndarray, seed: int = 0) -> tuple[ProsodyGroup, ProsodyGroup] | None:
+    """Two groups of utterances by prosody (2-means on standardised [median st, spread st, log rate]).
+
+    `features` is (n, 3): median F0 in semitones, F0 spread in semitones, phones/s (NaN rows are
+    ignored). None when there are too few usable utterances to split."""
+    feats = np.asarray(features, dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(feats).all(axis=1) & (feats[:, 2] > 0))
+    if len(ok) < 8:
+        return None
+    x = np.column_stack([feats[ok, 0], feats[ok, 1], np.log(feats[ok, 2])])
+    x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-9)
+    # Deterministic init on the first principal axis: the two ends of the main prosodic contrast.
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    proj = x @ vt[0]
+    centres = np.stack([x[proj <= np.median(proj)].mean(0), x[proj > np.median(proj)].mean(0)])
+    for _ in range(50):
+        label = np.argmin(((x[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        if np.bincount(label, minlength=2).min() == 0:
+            return None
+        new = np.stack([x[label == k].mean(0) for k in range(2)])
+        if np.allclose(new, centres):
+            break
+        centres = new
+    groups = []
+    for k in range(2):
+        members = ok[label == k]
+        groups.append(
+            ProsodyGroup(
+                indices=[int(i) for i in members],
+                f0_median_st=float(np.mean(feats[members, 0])),
+                f0_spread_st=float(np.mean(feats[members, 1])),
+                rate_pps=float(np.exp(np.mean(np.log(feats[members, 2])))),
+            )
+        )
+    if min(len(g.indices) for g in groups) < 4:
+        return None
+    return groups[0], groups[1]
+
+
+def describe_contrast(group: ProsodyGroup, other: ProsodyGroup) -> tuple[str, str]:
+    """(short label, measured description) of how `group` differs from `other`."""
+    d_pitch = group.f0_median_st - other.f0_median_st
+    d_spread = group.f0_spread_st - other.f0_spread_st
+    d_rate = math.log(group.rate_pps / other.rate_pps)
+    # Each contrast in units of a just-noticeable-ish step: 1 st pitch, 0.5 st spread, 5% rate.
+    scores = {"pitch": d_pitch / 1.0, "spread": d_spread / 0.5, "rate": d_rate / 0.05}
+    main = max(scores, key=lambda k: abs(scores[k]))
+    labels = {
+        "pitch": ("higher", "lower"),
+        "spread": ("expressive", "even"),
+        "rate": ("brisk", "unhurried"),
+    }
+    label = labels[main][0 if scores[main] > 0 else 1]
+    parts = [
+        f"{abs(d_pitch):.1f} semitones {'higher' if d_pitch > 0 else 'lower'} in pitch",
+        f"{abs(d_spread):.1f} semitones {'wider' if d_spread > 0 else 'narrower'} intonation range",
+        f"{abs(math.expm1(d_rate)) * 100:.0f}% {'faster' if d_rate > 0 else 'slower'}",
+    ]
+    return label, ", ".join(parts)
+
+
+# --- the four voices ---------------------------------------------------------------------------
+
+
+@dataclass
+class ClearPlan:
+    shrinks: tuple[float, ...] = (0.6, 0.8)  # fractions of the match's offset from its start kept
+    slowdown: float = 0.93  # speed factor
+
+
+@dataclass
+class BuiltVoice:
+    key: str  # match | clear | style_a | style_b
+    label: str  # short name suffix
+    description: str
+    artifact: VoiceArtifact
+    details: dict = field(default_factory=dict)
+
+
+def build_clear(
+    match: AdaptResult,
+    match_task: AdaptTask,
+    guard: IntelligibilityGuard,
+    plan: ClearPlan,
+    should_cancel: Callable[[], bool] | None = None,
+) -> tuple[VoiceArtifact, dict]:
+    """The closest match pulled back towards its start voice, slower; the clearest of a few."""
+    tried = []
+    for shrink in plan.shrinks:
+        z = match_task.start.z + shrink * (match.candidate.z - match_task.start.z)
+        speed = float(np.clip(match.candidate.speed * plan.slowdown, *SPEED_LIMITS))
+        pitch = match_task.start.pitch_scale + shrink * (match.candidate.pitch_scale - match_task.start.pitch_scale)
+        error = guard.check(match_task.space.style(z), speed, pitch, should_cancel)
+        tried.append((error, -shrink, z, speed, pitch))
+    error, neg_shrink, z, speed, pitch = min(tried, key=lambda t: (t[0], t[1]))
+    details = {"shrink": -neg_shrink, "speed_factor": plan.slowdown, "guard_error": error,
+               "match_guard_error": match.guard_error}
+    return match_task.space.artifact(z, pitch, speed), details
+
+
+def group_target(
+    base: SpeakerProfile, group: ProsodyGroup, embeddings: np.ndarray
+) -> SpeakerProfile:
+    from voicesmith.engine import speaker
+
+    emb = embeddings[group.indices]
+    centroid = speaker.centroid(emb) if np.isfinite(emb).all(axis=1).any() else base.centroid
+    return replace(
+        base,
+        centroid=centroid,
+        f0_median_hz=float(100.0 * 2 ** (group.f0_median_st / 12)),
+        f0_spread_st=group.f0_spread_st,
+        rate_pps=group.rate_pps,
+    )
+
+
+def variant_task(
+    name: str,
+    match_task: AdaptTask,
+    match: AdaptResult,
+    speaker_profile: SpeakerProfile,
+    target: SpeakerProfile,
+    sentences: list[Sentence],
+    budget: SearchBudget,
+    seed: int,
+) -> AdaptTask:
+    """A search over the prosody half only, from the closest match, towards one prosody group.
+    Pitch and speed start shifted by the group's difference from the whole speaker; prosody terms
+    weigh three times more here: matching the group's delivery is the point."""
+    w = match_task.weights
+    pitch, speed = match.candidate.pitch_scale, match.candidate.speed
+    if speaker_profile.f0_median_hz > 0 and target.f0_median_hz > 0:
+        pitch *= target.f0_median_hz / speaker_profile.f0_median_hz
+    if speaker_profile.rate_pps > 0 and target.rate_pps > 0:
+        speed *= target.rate_pps / speaker_profile.rate_pps
+    weights = ObjectiveWeights(pitch=3 * w.pitch, rate=3 * w.rate, spectrum=w.spectrum, regulariser=w.regulariser)
+    return AdaptTask(
+        name=name,
+        space=match_task.space,
+        target=target,
+        sentences=sentences,
+        start=Candidate(match.candidate.z, float(np.clip(pitch, *PITCH_LIMITS)), float(np.clip(speed, *SPEED_LIMITS))),
+        free_dims=np.arange(style_space.PROSODY.start, style_space.PROSODY.stop),
+        budget=budget,
+        weights=weights,
+        seed=seed,
+    )
+

@@ -1,0 +1,86 @@
+"""Organisations and their credit balance.
+
+Credits move in three steps: a fine-tune *reserves* its cost when created (so two fine-tunes cannot
+spend the same credits), is *charged* when it completes, and the reservation is *released* when it
+fails or is deleted. Each step is one conditional UPDATE, so concurrent requests and worker
+processes cannot race each other into a negative balance.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from voicesmith.config import get_settings
+from voicesmith.service.errors import InsufficientCredits
+from voicesmith.service.ids import new_id
+from voicesmith.store.models import Organization
+
+
+def get_or_create_org(session: Session, name: str) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        org = Organization(id=new_id("org"), name=name, credits_balance=get_settings().initial_credits,
+                           credits_reserved=0)
+        session.add(org)
+        session.flush()
+    return org
+
+
+def available_credits(session: Session, org_id: str) -> int:
+    org = session.get(Organization, org_id, populate_existing=True)
+    return 0 if org is None else org.credits_balance - org.credits_reserved
+
+
+def reserve_credits(session: Session, org_id: str, amount: int, what: str = "this fine-tune") -> None:
+    """Hold `amount` credits; raises InsufficientCredits (402) when the free balance is short."""
+    if amount <= 0:
+        return
+    result = session.execute(
+        update(Organization)
+        .where(Organization.id == org_id, Organization.credits_balance - Organization.credits_reserved >= amount)
+        .values(credits_reserved=Organization.credits_reserved + amount)
+    )
+    if result.rowcount != 1:
+        free = available_credits(session, org_id)
+        raise InsufficientCredits(
+            f"{what} needs {amount:,} credits but your organisation has {max(free, 0):,} available. "
+            "Add credits or delete a running fine-tune to release its reservation."
+        )
+
+
+def release_credits(session: Session, org_id: str, amount: int) -> None:
+    """Give back a reservation (fine-tune failed or deleted)."""
+    if amount <= 0:
+        return
+    session.execute(
+        update(Organization)
+        .where(Organization.id == org_id)
+        .values(credits_reserved=Organization.credits_reserved - amount)
+    )
+
+
+def charge_reserved(session: Session, org_id: str, amount: int) -> None:
+    """Turn a reservation into a charge (fine-tune completed)."""
+    if amount <= 0:
+        return
+    session.execute(
+        update(Organization)
+        .where(Organization.id == org_id)
+        .values(credits_reserved=Organization.credits_reserved - amount,
+                credits_balance=Organization.credits_balance - amount)
+    )
+
+
+def charge(session: Session, org_id: str, amount: int, what: str) -> None:
+    """Spend credits directly (TTS); raises InsufficientCredits when the free balance is short."""
+    if amount <= 0:
+        return
+    result = session.execute(
+        update(Organization)
+        .where(Organization.id == org_id, Organization.credits_balance - Organization.credits_reserved >= amount)
+        .values(credits_balance=Organization.credits_balance - amount)
+    )
+    if result.rowcount != 1:
+        free = available_credits(session, org_id)
+        raise InsufficientCredits(f"{what} needs {amount:,} credits but your organisation has {max(free, 0):,} available.")

@@ -1,0 +1,87 @@
+"""Run CPU-bound speech generators on a bounded thread pool and consume them from asyncio.
+
+Synthesis is pure CPU work (onnxruntime releases the GIL), so it runs on worker threads while the event loop keeps
+serving other requests. Each call to `next()` on a generator is one pool task: many streams interleave chunk by
+chunk instead of one long request holding a worker, and a stream whose consumer has gone away stops at the next
+chunk boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_END = object()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def free_cores() -> int:
+    """Cores this process may run on (the affinity mask, which container CPU limits and `taskset` narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def pool_size() -> int:
+    raw = os.environ.get("VOICESMITH_TTS_WORKERS")
+    return max(1, int(raw)) if raw else free_cores()
+
+
+def synthesis_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="tts")
+        return _pool
+
+
+async def iterate_in_pool(make_iter: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Yield the items of `make_iter()`, computing each one on the synthesis pool.
+
+    The iterator is created on the pool too (text normalisation and phonemisation are CPU work). When the consumer
+    stops early (break, cancellation, client disconnect) no further step is scheduled and the iterator is closed on
+    the pool once any step still running there has finished, so its `finally` blocks run and nothing leaks.
+    """
+    loop = asyncio.get_running_loop()
+    pool = synthesis_pool()
+    stopped = threading.Event()
+    state: dict[str, Iterator[T]] = {}
+
+    def step() -> object:
+        if stopped.is_set():
+            return _END
+        it = state.get("it")
+        if it is None:
+            it = state["it"] = make_iter()
+        return next(it, _END)
+
+    def close() -> None:
+        it = state.pop("it", None)
+        close_it = getattr(it, "close", None)
+        if close_it is not None:
+            close_it()
+
+    running: Future | None = None
+    try:
+        while True:
+            running = pool.submit(step)
+            item = await asyncio.wrap_future(running, loop=loop)
+            if item is _END:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stopped.set()
+        if running is None or running.done():
+            pool.submit(close)
+        else:
+            # A step is still computing on a worker: close the iterator only after it returns (a generator
+            # cannot be closed while another thread is executing it).
+            running.add_done_callback(lambda _f: pool.submit(close))

@@ -1,0 +1,177 @@
+"""Text-to-speech rules: which voice an organisation may speak with, what a request may ask for, what it costs,
+and streaming the engine's audio off the event loop.
+
+Callers (the HTTP and WebSocket routes) validate first with `plan_speech`, charge with `charge_speech`, then
+consume `stream_speech`. Failures are ServiceErrors, which the API turns into structured errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicesmith.config import get_settings
+from voicesmith.engine.synthesis import SUPPORTED_LANGUAGES, PhonemeTiming, WordTiming, get_synthesizer
+from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.service import usage, voices
+from voicesmith.service.errors import InvalidRequest
+from voicesmith.service.models import resolve_model
+from voicesmith.service.ids import new_uuid
+from voicesmith.service.speech_pool import iterate_in_pool
+from voicesmith.store.blobs import get_blob_store
+
+
+@dataclass(frozen=True)
+class SpeechPlan:
+    """A validated request: everything but the text, which may arrive in pieces (WebSocket contexts)."""
+
+    org_id: str
+    api_key_id: str | None
+    voice: voices.ResolvedVoice
+    engine_model: str
+    language: str
+    speed: float = 1.0
+    volume: float = 1.0
+
+
+@dataclass(frozen=True)
+class SpeechPiece:
+    """One streamed piece: encoded audio plus word/phoneme timings relative to the start of this piece's text."""
+
+    data: bytes
+    duration_s: float
+    compute_ms: float  # synthesis + encoding time of this piece (the events' `step_time`)
+    words: list[WordTiming]
+    phonemes: list[PhonemeTiming]
+
+
+# --- request rules --------------------------------------------------------------------------------------------------
+
+def resolve_language(language: str | None, locale: str | None) -> str:
+    """The engine language for a request's `language` or `locale` (2026-08-14: one or the other, never both)."""
+    if language and locale:
+        raise InvalidRequest("Send either 'language' or 'locale', not both.", error_code="invalid_request")
+    requested = language or locale or "en"
+    base = requested.strip().replace("_", "-").split("-")[0].lower()
+    if base not in SUPPORTED_LANGUAGES:
+        raise InvalidRequest(
+            f"Language {requested!r} is not supported by this server's engine. "
+            f"Supported: {', '.join(sorted(SUPPORTED_LANGUAGES))}.",
+            error_code="unsupported_language", title="Unsupported language",
+        )
+    return base
+
+
+def check_transcript(text: str) -> None:
+    if not text.strip():
+        raise InvalidRequest("The transcript is empty.", error_code="empty_transcript", title="Empty transcript")
+    limit = get_settings().max_transcript_chars
+    if len(text) > limit:
+        raise InvalidRequest(
+            f"The transcript has {len(text):,} characters; the limit is {limit:,}. Split it into several requests "
+            "(or several inputs on one WebSocket context).",
+            error_code="transcript_too_long", title="Transcript too long",
+        )
+
+
+def plan_speech(org_id: str, api_key_id: str | None, *, voice_id: str, model_id: str | None,
+                language: str | None = None, locale: str | None = None,
+                speed: float = 1.0, volume: float = 1.0) -> SpeechPlan:
+    """Validate everything about a request except its text. Does database and blob I/O: call off the event loop."""
+    engine_model = resolve_model(model_id)
+    lang = resolve_language(language, locale)
+    voice = voices.resolve(org_id, voice_id)
+    return SpeechPlan(org_id=org_id, api_key_id=api_key_id, voice=voice, engine_model=engine_model,
+                      language=lang, speed=speed, volume=volume)
+
+
+# --- credits and usage ----------------------------------------------------------------------------------------------
+
+def charge_speech(plan: SpeechPlan, characters: int) -> int:
+    """Deduct the credits for `characters` (1.5x for professional voices) and record the usage; raises
+    InsufficientCredits (402). Does database I/O: call off the event loop."""
+    return usage.charge_tts(plan.org_id, plan.api_key_id, characters, voice_kind=plan.voice.kind,
+                            voice_id=plan.voice.id)
+
+
+# --- saved audio (`save: true` on /tts/bytes) -------------------------------------------------------------------------
+
+class SavedAudio:
+    """The response body of a /tts/bytes request with `save: true`, written to the blob store as it streams;
+    committed only if the whole body was produced."""
+
+    def __init__(self, org_id: str, container: str) -> None:
+        self.file_id = new_uuid()
+        self._writer = get_blob_store().writer(f"tts/{org_id}/{self.file_id}.{container}")
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def finish(self, complete: bool) -> None:
+        if complete:
+            self._writer.commit()
+        else:
+            self._writer.abort()
+
+
+def save_audio(plan: SpeechPlan, container: str) -> SavedAudio:
+    return SavedAudio(plan.org_id, container)
+
+
+# --- streaming ------------------------------------------------------------------------------------------------------
+
+def speech_sample_rate() -> int:
+    """The rate of the engine's audio (what encoders resample from)."""
+    return get_synthesizer().sample_rate
+
+
+def warm_up() -> None:
+    """Load the engine and run it once, so the first request does not pay for loading (call off the loop)."""
+    # The whole text path once: normalisation, espeak-ng (initialised here, single-threaded) and the model.
+    get_synthesizer().synthesize("Hello.", VoiceArtifact(style=np.zeros(256, dtype=np.float32)))
+
+
+def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], bytes], *,
+                  max_duration_s: float | None = None) -> AsyncIterator[SpeechPiece]:
+    """Synthesize `text` chunk by chunk on the synthesis pool, encoding each chunk there too.
+
+    Timings in each piece are relative to the start of `text`. `max_duration_s` truncates the audio (the
+    contract's `duration`). Stops producing as soon as the consumer stops iterating.
+    """
+
+    def pieces() -> Iterator[SpeechPiece]:
+        synthesizer = get_synthesizer()  # loaded once per process; first use may load it, on the pool
+        rate = synthesizer.sample_rate
+        limit = None if max_duration_s is None else int(round(max_duration_s * rate))
+        emitted = 0
+        started = time.perf_counter()
+        for chunk in synthesizer.stream(text, plan.voice.artifact, language=plan.language, speed=plan.speed):
+            audio = _apply_volume(chunk.audio, plan.volume)
+            if limit is not None:
+                audio = audio[: max(limit - emitted, 0)]
+            if audio.size == 0:
+                return
+            end_s = (emitted + audio.size) / rate
+            data = encode(audio)
+            yield SpeechPiece(
+                data=data,
+                duration_s=audio.size / rate,
+                compute_ms=(time.perf_counter() - started) * 1000.0,
+                words=[w for w in chunk.words if w.start < end_s],
+                phonemes=[p for p in chunk.phonemes if p.start < end_s],
+            )
+            emitted += audio.size
+            if limit is not None and emitted >= limit:
+                return
+            started = time.perf_counter()
+
+    return iterate_in_pool(pieces)
+
+
+def _apply_volume(audio: np.ndarray, volume: float) -> np.ndarray:
+    if volume == 1.0:
+        return audio
+    return np.clip(audio * np.float32(volume), -1.0, 1.0)

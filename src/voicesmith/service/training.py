@@ -1,0 +1,482 @@
+"""A fine-tune's life on the worker side: claim, heartbeat, progress, complete or fail.
+
+The database, not the broker, is the truth about a job. Every transition here is one conditional
+UPDATE, so two workers that both received the same job (a re-dispatch, a broker redelivery) cannot
+both run it: whoever's claim matches the row runs it; the other sees no row and drops the message.
+A claim writes a `worker_id` unique to that attempt, and every later write by the worker is
+conditioned on it, so a worker that lost its job (it stalled past the heartbeat timeout and the job
+went to someone else) can no longer touch the row and stops.
+
+Credits: a fine-tune reserves its cost at creation (service/fine_tunes.py). Completion charges exactly
+the reserved amount; failure and cancellation release it. Both move `fine_tunes.credits_reserved` to
+zero with a conditional UPDATE, so a release by the API (delete) and by the worker (cancelled) can
+race without releasing twice.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from voicesmith.config import get_settings
+from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.store.blobs import get_blob_store
+from voicesmith.store.db import session_scope
+from voicesmith.store.models import FineTune, Organization, UsageEvent, Voice
+
+ACTIVE = ("created", "training")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything voicesmith writes is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to run a fine-tune it has claimed."""
+
+    fine_tune_id: str
+    worker_id: str
+    attempt: int
+    org_id: str
+    dataset_id: str
+    name: str
+    language: str
+    engine_model: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """The answer to a heartbeat: does this worker still own the job, and should it stop?"""
+
+    owned: bool
+    stop_requested: bool
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stop_requested or not self.owned
+
+
+@dataclass(frozen=True)
+class NewVoice:
+    name: str
+    description: str
+    artifact: VoiceArtifact
+    preview_wav: bytes | None = None  # a short sample of the voice, served as its preview
+
+
+def new_worker_id(node: str) -> str:
+    """Unique per claim attempt: `node/pid/nonce`. The node names the worker process (so a supervisor
+    can release its jobs when it dies), the nonce fences writes by a worker that lost the job."""
+    return f"{node}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+def _claimable(now: datetime) -> list:
+    settings = get_settings()
+    stale = now - timedelta(seconds=settings.heartbeat_timeout_s)
+    return [
+        FineTune.deleted.is_(False),
+        FineTune.cancel_requested.is_(False),
+        FineTune.attempts < settings.max_job_attempts,
+        or_(
+            FineTune.status == "created",
+            and_(
+                FineTune.status == "training",
+                or_(FineTune.heartbeat_at.is_(None), FineTune.heartbeat_at < stale),
+            ),
+        ),
+    ]
+
+
+def claim(fine_tune_id: str, worker_id: str) -> Claim | None:
+    """Take the job if nobody is running it (never started, or its worker's heartbeat went stale).
+
+    None means another worker holds it (its heartbeat is fresh), it ended, or it was cancelled:
+    the caller drops the message.
+    """
+    now = utcnow()
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune)
+            .where(FineTune.id == fine_tune_id, *_claimable(now))
+            .values(
+                status="training",
+                attempts=FineTune.attempts + 1,
+                worker_id=worker_id,
+                heartbeat_at=now,
+                # The first attempt's start time is kept across re-dispatches.
+                started_at=func.coalesce(FineTune.started_at, now),
+                eta_seconds=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return None
+        ft = s.execute(select(FineTune).where(FineTune.id == fine_tune_id)).scalar_one()
+        return Claim(
+            fine_tune_id=ft.id,
+            worker_id=worker_id,
+            attempt=ft.attempts,
+            org_id=ft.org_id,
+            dataset_id=ft.dataset_id,
+            name=ft.name,
+            language=ft.language,
+            engine_model=ft.engine_model,
+            params=dict(ft.params or {}),
+        )
+
+
+def _owned(fine_tune_id: str, worker_id: str) -> list:
+    return [FineTune.id == fine_tune_id, FineTune.worker_id == worker_id, FineTune.status == "training"]
+
+
+def heartbeat(fine_tune_id: str, worker_id: str) -> Pulse:
+    """Prove this worker is alive, and learn whether the user asked it to stop."""
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune)
+            .where(*_owned(fine_tune_id, worker_id))
+            # A heartbeat is bookkeeping, not a change the user should see in updated_at.
+            .values(heartbeat_at=utcnow(), updated_at=FineTune.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return Pulse(owned=False, stop_requested=True)
+        row = s.execute(
+            select(FineTune.cancel_requested, FineTune.deleted).where(FineTune.id == fine_tune_id)
+        ).one()
+        return Pulse(owned=True, stop_requested=bool(row.cancel_requested or row.deleted))
+
+
+def record_progress(
+    fine_tune_id: str, worker_id: str, *, stage: str | None, progress: float, eta_seconds: float | None
+) -> bool:
+    """Store where training is; False if this worker no longer owns the job."""
+    values: dict = {
+        "progress": min(1.0, max(0.0, float(progress))),
+        "eta_seconds": None if eta_seconds is None else max(0.0, float(eta_seconds)),
+        "heartbeat_at": utcnow(),
+    }
+    if stage:
+        values["stage"] = stage
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune)
+            .where(*_owned(fine_tune_id, worker_id))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def _release_reservation(s: Session, fine_tune_id: str) -> int:
+    """Move the fine-tune's reservation back to its organisation; idempotent. Returns the amount.
+
+    Call only after a write to the fine-tune row in the same transaction: that write holds the row
+    (PostgreSQL) or the database (SQLite), so the amount read here cannot change under us.
+    """
+    ft = s.execute(
+        select(FineTune.org_id, FineTune.credits_reserved).where(FineTune.id == fine_tune_id)
+    ).one()
+    amount = int(ft.credits_reserved or 0)
+    if amount <= 0:
+        return 0
+    moved = s.execute(
+        update(FineTune)
+        .where(FineTune.id == fine_tune_id, FineTune.credits_reserved == amount)
+        .values(credits_reserved=0)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        return 0
+    s.execute(
+        update(Organization)
+        .where(Organization.id == ft.org_id)
+        .values(credits_reserved=Organization.credits_reserved - amount)
+        .execution_options(synchronize_session=False)
+    )
+    return amount
+
+
+def fail(
+    fine_tune_id: str,
+    error_code: str,
+    message: str,
+    *,
+    worker_id: str | None = None,
+    report: dict | None = None,
+) -> bool:
+    """End the job as failed and release its credits. With worker_id, only if that worker owns it.
+
+    Returns False if the job had already ended (or belongs to another worker): nothing changes then.
+    """
+    now = utcnow()
+    conditions = [FineTune.id == fine_tune_id, FineTune.status.in_(ACTIVE)]
+    if worker_id is not None:
+        conditions += [FineTune.worker_id == worker_id, FineTune.status == "training"]
+    values: dict = {
+        "status": "failed",
+        "error": message,
+        "error_code": error_code,
+        "eta_seconds": None,
+        "finished_at": now,
+    }
+    if report is not None:
+        values["report"] = report
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune).where(*conditions).values(**values).execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False
+        _release_reservation(s, fine_tune_id)
+        return True
+
+
+def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], report: dict) -> bool:
+    """Store the voices and the report, charge the reserved credits, mark the job completed.
+
+    Returns False (and stores nothing) if the worker lost the job or the user cancelled or deleted
+    it meanwhile: a cancelled fine-tune is never charged, even if training had just finished.
+    """
+    if not voices:
+        raise ValueError("a completed fine-tune has voices")
+    store = get_blob_store()
+    with session_scope() as s:
+        ft = s.execute(select(FineTune).where(*_owned(fine_tune_id, worker_id))).scalar_one_or_none()
+        if ft is None or ft.cancel_requested or ft.deleted:
+            return False
+        org_id, language, accent = ft.org_id, ft.language, ft.accent
+
+    # Blobs are written before the rows that point at them; if the transaction below does not commit
+    # they are deleted again, so no row ever points at a missing blob. Keys as service/voices.py.
+    planned: list[tuple[str, str, str | None, NewVoice]] = []
+    written: list[str] = []
+    try:
+        for voice in voices:
+            voice_id = str(uuid.uuid4())
+            key = f"voices/{voice_id}"
+            store.put_bytes(key, voice.artifact.to_bytes())
+            written.append(key)
+            preview_key = None
+            if voice.preview_wav:
+                preview_key = f"voice_previews/{voice_id}.wav"
+                store.put_bytes(preview_key, voice.preview_wav)
+                written.append(preview_key)
+            planned.append((voice_id, key, preview_key, voice))
+    except BaseException:
+        for key in written:
+            store.delete(key)
+        raise
+
+    committed = False
+    try:
+        with session_scope() as s:
+            now = utcnow()
+            result = s.execute(
+                update(FineTune)
+                .where(*_owned(fine_tune_id, worker_id), FineTune.cancel_requested.is_(False),
+                       FineTune.deleted.is_(False))
+                .values(status="completed", progress=1.0, eta_seconds=None, report=report,
+                        finished_at=now, error=None, error_code=None)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                return False
+            cost = int(s.execute(select(FineTune.credits_reserved).where(FineTune.id == fine_tune_id)).scalar_one())
+            s.execute(
+                update(FineTune)
+                .where(FineTune.id == fine_tune_id)
+                .values(credits_reserved=0, credits_charged=cost)
+                .execution_options(synchronize_session=False)
+            )
+            s.execute(
+                update(Organization)
+                .where(Organization.id == org_id)
+                .values(
+                    credits_balance=Organization.credits_balance - cost,
+                    credits_reserved=Organization.credits_reserved - cost,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            s.add(UsageEvent(org_id=org_id, kind="fine_tune", quantity=1, credits=cost, ref_id=fine_tune_id,
+                             created_at=now))
+            for voice_id, key, preview_key, voice in planned:
+                s.add(
+                    Voice(
+                        id=voice_id,
+                        org_id=org_id,
+                        fine_tune_id=fine_tune_id,
+                        kind="fine_tune",
+                        name=voice.name,
+                        description=voice.description,
+                        language=language,
+                        accent=accent,
+                        engine_model=voice.artifact.engine_model,
+                        artifact_key=key,
+                        preview_key=preview_key,
+                        created_at=now,
+                    )
+                )
+        committed = True
+        return True
+    finally:
+        if not committed:
+            for key in written:
+                store.delete(key)
+
+
+def release_worker_jobs(worker_node: str, *, refund_attempt: bool) -> int:
+    """Mark the jobs of a worker process known to be gone as immediately re-dispatchable.
+
+    Called by the process that supervised the worker, once the worker and all its pool processes
+    have exited: their heartbeats have stopped for sure, so there is no need to wait for the timeout.
+    `refund_attempt` when we stopped the worker ourselves (shutdown): that interruption is not the
+    job's fault and must not count towards max_job_attempts.
+    """
+    # No heartbeat and no dispatch time: the sweep sends such a job at once (see sweep()).
+    values: dict = {"heartbeat_at": None, "dispatched_at": None, "updated_at": FineTune.updated_at}
+    if refund_attempt:
+        values["attempts"] = case((FineTune.attempts > 0, FineTune.attempts - 1), else_=0)
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune)
+            .where(FineTune.status == "training", FineTune.worker_id.startswith(f"{worker_node}/", autoescape=True))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    dispatch: list[str]  # fine-tunes this sweeper won the right to send to the broker again
+    failed: list[str]  # fine-tunes ended here: cancelled while nobody ran them, or out of attempts
+
+
+def sweep(now: datetime | None = None) -> SweepResult:
+    """Find fine-tunes that nobody is running and decide what to do with each.
+
+    - cancelled or deleted, and no live worker on it: end it (failed, cancelled) and release credits;
+    - training with a stale heartbeat after max_job_attempts claims: fail it (the job kills its workers);
+    - created but never picked up, or training with a stale heartbeat: dispatch it again.
+
+    Re-dispatch is a compare-and-set on dispatched_at, so of several sweepers (the server and every
+    worker run one) exactly one sends the message. The wait before sending again doubles with the
+    time the job has been waiting, so a job queued behind a long one is not re-sent every sweep.
+    """
+    settings = get_settings()
+    now = now or utcnow()
+    timeout = timedelta(seconds=settings.heartbeat_timeout_s)
+    stale_before = now - timeout
+    with session_scope() as s:
+        rows = s.execute(
+            select(
+                FineTune.id, FineTune.status, FineTune.heartbeat_at, FineTune.dispatched_at, FineTune.created_at,
+                FineTune.attempts, FineTune.cancel_requested, FineTune.deleted,
+            ).where(FineTune.status.in_(ACTIVE))
+        ).all()
+
+    dispatch: list[str] = []
+    failed: list[str] = []
+    for row in rows:
+        heartbeat_at = as_utc(row.heartbeat_at)
+        unattended = row.status == "created" or heartbeat_at is None or heartbeat_at < stale_before
+        if not unattended:
+            continue  # a live worker owns it; it polls cancel_requested itself
+        if row.cancel_requested or row.deleted:
+            message = "The fine-tune was cancelled before it finished."
+            if _fail_if_unattended(row.id, row.status, stale_before, "cancelled", message):
+                failed.append(row.id)
+            continue
+        if row.status == "training" and row.attempts >= settings.max_job_attempts:
+            message = (
+                f"The worker running this fine-tune stopped responding {row.attempts} times "
+                "(killed, out of memory, or the machine went down); it was not retried again."
+            )
+            if _fail_if_unattended(row.id, "training", stale_before, "worker_lost", message):
+                failed.append(row.id)
+            continue
+        released = row.status == "training" and heartbeat_at is None and row.dispatched_at is None
+        last_sign = heartbeat_at if row.status == "training" and heartbeat_at else as_utc(row.created_at)
+        wait = max(timeout, (now - last_sign) / 2)
+        if _mark_dispatched(row.id, row.status, now, now - wait, stale_before, released=released):
+            dispatch.append(row.id)
+    return SweepResult(dispatch=dispatch, failed=failed)
+
+
+def _unattended(status: str, stale_before: datetime) -> list:
+    if status == "created":
+        return [FineTune.status == "created"]
+    return [
+        FineTune.status == "training",
+        or_(FineTune.heartbeat_at.is_(None), FineTune.heartbeat_at < stale_before),
+    ]
+
+
+def _mark_dispatched(
+    fine_tune_id: str, status: str, now: datetime, sent_before: datetime, stale_before: datetime, *, released: bool
+) -> bool:
+    if released:
+        # Released by the supervisor of its dead worker (release_worker_jobs): send it at once.
+        not_sent_recently = FineTune.dispatched_at.is_(None)
+    else:
+        # A job never dispatched counts as dispatched when it was created: the API sends it right
+        # after the commit, and a sweeper should not race that first send.
+        not_sent_recently = func.coalesce(FineTune.dispatched_at, FineTune.created_at) < sent_before
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune)
+            .where(
+                FineTune.id == fine_tune_id,
+                *_unattended(status, stale_before),
+                FineTune.cancel_requested.is_(False),
+                FineTune.deleted.is_(False),
+                not_sent_recently,
+            )
+            .values(dispatched_at=now, updated_at=FineTune.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def _fail_if_unattended(
+    fine_tune_id: str, status: str, stale_before: datetime, error_code: str, message: str
+) -> bool:
+    with session_scope() as s:
+        result = s.execute(
+            update(FineTune)
+            .where(FineTune.id == fine_tune_id, *_unattended(status, stale_before))
+            .values(status="failed", error=message, error_code=error_code, eta_seconds=None,
+                    finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False
+        _release_reservation(s, fine_tune_id)
+        return True
+
+
+def mark_dispatched(fine_tune_id: str) -> None:
+    """Record that a message for this job was just sent (the first dispatch, by the API's enqueue)."""
+    with session_scope() as s:
+        s.execute(
+            update(FineTune)
+            .where(FineTune.id == fine_tune_id)
+            .values(dispatched_at=utcnow(), updated_at=FineTune.updated_at)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,266 @@
+"""The voice library: stock voices (public, no organisation) and each organisation's own voices."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
+from voicesmith.service.ids import is_uuid
+from voicesmith.service.languages import default_country, parse_language_filter, validate_language
+from voicesmith.service.pagination import Page, PageRequest, paginate
+from voicesmith.store.blobs import get_blob_store
+from voicesmith.store.db import session_scope
+from voicesmith.store.models import Voice
+
+log = logging.getLogger(__name__)
+
+GENDERS = ("masculine", "feminine", "gender_neutral")
+_GENDER_ALIASES = {"male": "masculine", "m": "masculine", "female": "feminine", "f": "feminine",
+                   "neutral": "gender_neutral", "gender-neutral": "gender_neutral"}
+
+
+def normalise_gender(value: str | None) -> str | None:
+    if value is None:
+        return None
+    g = _GENDER_ALIASES.get(value.strip().lower(), value.strip().lower())
+    if g not in GENDERS:
+        raise InvalidRequest(f"Unknown gender {value!r}; use one of {', '.join(GENDERS)}.", error_code="invalid_gender")
+    return g
+
+
+def _visible(org_id: str):  # noqa: ANN202 (SQL expression)
+    return or_(Voice.org_id == org_id, and_(Voice.org_id.is_(None), Voice.is_public.is_(True)))
+
+
+def _find_visible(session: Session, org_id: str, voice_id: str) -> Voice:
+    voice = None
+    if is_uuid(voice_id):
+        voice = session.scalar(select(Voice).where(Voice.id == voice_id, _visible(org_id)))
+    if voice is None:
+        raise NotFound(f"No voice {voice_id!r} is available to your organisation.", error_code="voice_not_found")
+    return voice
+
+
+def _find_owned(session: Session, org_id: str, voice_id: str) -> Voice:
+    voice = _find_visible(session, org_id, voice_id)
+    if voice.org_id != org_id:
+        raise Forbidden(f"Voice {voice_id} is a stock voice; it cannot be changed or deleted.",
+                        error_code="voice_read_only")
+    return voice
+
+
+@dataclass(frozen=True)
+class VoiceFilter:
+    is_owner: bool | None = None
+    gender: str | None = None
+    language: str | None = None
+    q: str | None = None
+
+
+def _filtered(org_id: str, f: VoiceFilter):  # noqa: ANN202
+    stmt = select(Voice).where(_visible(org_id))
+    if f.is_owner is True:
+        stmt = stmt.where(Voice.org_id == org_id)
+    elif f.is_owner is False:
+        stmt = stmt.where(or_(Voice.org_id.is_(None), Voice.org_id != org_id))
+    if f.gender:
+        stmt = stmt.where(Voice.gender == normalise_gender(f.gender))
+    if f.language:
+        lang, country = parse_language_filter(f.language)
+        stmt = stmt.where(Voice.language == lang)
+        if country:
+            by_default = Voice.country.is_(None) if default_country(lang) == country else false()
+            stmt = stmt.where(or_(Voice.country == country, by_default))
+    if f.q:
+        # LIKE wildcards in the query are literal text to the user.
+        pattern = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Voice.name.ilike(pattern, escape="\\"), Voice.description.ilike(pattern, escape="\\"),
+                              Voice.id.ilike(pattern, escape="\\")))
+    return stmt
+
+
+def list_page(org_id: str, f: VoiceFilter, page: PageRequest) -> Page[Voice]:
+    with session_scope() as session:
+        return paginate(session, _filtered(org_id, f), Voice, page, newest_first=True)
+
+
+def list_all(org_id: str, f: VoiceFilter = VoiceFilter()) -> list[Voice]:
+    """Every visible voice, newest first (the 2024-06-10 API returns a bare array)."""
+    with session_scope() as session:
+        return list(session.scalars(_filtered(org_id, f).order_by(Voice.seq.desc())).all())
+
+
+def get(org_id: str, voice_id: str) -> Voice:
+    with session_scope() as session:
+        return _find_visible(session, org_id, voice_id)
+
+
+_UNSET = object()
+
+
+def update_voice(org_id: str, voice_id: str, *, name: str | None = None, description: str | None = None,
+                 gender: object = _UNSET, accent: object = _UNSET) -> Voice:
+    """Change a voice's metadata; `gender=None` resets it, leaving it out keeps it."""
+    with session_scope() as session:
+        voice = _find_owned(session, org_id, voice_id)
+        if name is not None:
+            if not name.strip():
+                raise InvalidRequest("name must not be empty.", error_code="invalid_request")
+            voice.name = name
+        if description is not None:
+            voice.description = description
+        if gender is not _UNSET:
+            voice.gender = normalise_gender(gender)  # type: ignore[arg-type]
+        if accent is not _UNSET:
+            voice.accent = accent  # type: ignore[assignment]
+        return voice
+
+
+def delete(org_id: str, voice_id: str) -> None:
+    with session_scope() as session:
+        voice = _find_owned(session, org_id, voice_id)
+        key = voice.artifact_key
+        session.delete(voice)
+    get_blob_store().delete(key)
+    _artifact_cache.forget(key)
+
+
+# Artifacts ------------------------------------------------------------------------------------
+
+class _ArtifactCache:
+    """Parsed voice artifacts by blob key (they are immutable once written), bounded LRU."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int], VoiceArtifact] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> VoiceArtifact:
+        store = get_blob_store()
+        try:
+            stamp = store.local_path(key).stat().st_mtime_ns
+        except FileNotFoundError:
+            raise NotFound(f"The voice's data ({key}) is missing from the blob store.",
+                           error_code="voice_artifact_missing") from None
+        with self._lock:
+            hit = self._items.get((key, stamp))
+            if hit is not None:
+                self._items.move_to_end((key, stamp))
+                return hit
+        artifact = VoiceArtifact.from_bytes(store.get_bytes(key))
+        with self._lock:
+            self._items[(key, stamp)] = artifact
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return artifact
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            for k in [k for k in self._items if k[0] == key]:
+                del self._items[k]
+
+
+_artifact_cache = _ArtifactCache()
+
+
+@dataclass(frozen=True)
+class ResolvedVoice:
+    id: str
+    kind: str
+    name: str
+    language: str
+    engine_model: str
+    org_id: str | None
+    artifact: VoiceArtifact
+
+
+def resolve(org_id: str, voice_id: str) -> ResolvedVoice:
+    """A voice the organisation may speak with, and its (cached) artifact; NotFound otherwise."""
+    with session_scope() as session:
+        v = _find_visible(session, org_id, voice_id)
+        row = (v.id, v.kind, v.name, v.language, v.engine_model, v.org_id, v.artifact_key)
+    return ResolvedVoice(*row[:6], artifact=_artifact_cache.get(row[6]))
+
+
+def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: str, name: str, description: str,
+                language: str, artifact: VoiceArtifact, fine_tune_id: str | None = None, gender: str | None = None,
+                is_public: bool = False) -> Voice:
+    """Write an artifact to the blob store and add its voice row (the caller commits)."""
+    key = f"voices/{voice_id}"
+    get_blob_store().put_bytes(key, artifact.to_bytes())
+    voice = Voice(id=voice_id, org_id=org_id, fine_tune_id=fine_tune_id, kind=kind, name=name,
+                  description=description, language=language, gender=normalise_gender(gender),
+                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key)
+    session.add(voice)
+    return voice
+
+
+# Stock voices ---------------------------------------------------------------------------------
+
+def seed_stock_voices() -> int:
+    """Add or refresh the engine's stock voices; returns how many there are (0 if no engine yet)."""
+    try:
+        stock = importlib.import_module("voicesmith.engine.stock")
+    except ImportError as exc:
+        if exc.name and "voicesmith.engine.stock".startswith(exc.name):
+            log.info("no stock voices: voicesmith.engine.stock is not installed")
+            return 0
+        raise
+    voices = stock.stock_voices()
+    store = get_blob_store()
+    with session_scope() as session:
+        for sv in voices:
+            key = f"voices/stock/{sv.voice_id}"
+            data = sv.artifact.to_bytes()
+            if not store.exists(key) or store.get_bytes(key) != data:
+                store.put_bytes(key, data)
+                _artifact_cache.forget(key)
+            row = session.scalar(select(Voice).where(Voice.id == sv.voice_id))
+            if row is None:
+                row = Voice(id=sv.voice_id, kind="stock", org_id=None, artifact_key=key, name=sv.name)
+                session.add(row)
+            row.kind, row.org_id, row.is_public, row.artifact_key = "stock", None, True, key
+            row.name, row.description, row.language = sv.name, sv.description, sv.language
+            row.gender = normalise_gender(sv.gender)
+            row.engine_model = sv.artifact.engine_model
+    return len(voices)
+
+
+# Creating voices from audio -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CloneRequest:
+    clip: bytes
+    filename: str
+    name: str
+    language: str
+    description: str = ""
+    base_voice_id: str | None = None
+    enhance: bool = False
+    mode: str | None = None
+    accent: str | None = None
+
+
+def clone_voice(org_id: str, request: CloneRequest) -> Voice:
+    """Instant clone from one clip (POST /voices/clone)."""
+    validate_language(request.language)
+    if request.base_voice_id:
+        get(org_id, request.base_voice_id)
+    raise NotAvailable("Instant voice cloning is not available on this server yet (no clone engine is "
+                       "installed). Create a voice with a fine-tune instead: POST /datasets, upload audio, "
+                       "then POST /fine-tunes.")
+
+
+def localize_voice(org_id: str, voice_id: str, language: str | None) -> Voice:
+    """A copy of a voice speaking another language or accent (POST /voices/localize)."""
+    get(org_id, voice_id)
+    raise NotAvailable("Voice localization is not available on this server: voicesmith has no model that "
+                       "changes a voice's language or accent.")

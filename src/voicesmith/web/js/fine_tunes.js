@@ -1,0 +1,203 @@
+// Fine-tunes: start one, watch it live (status, stage, progress, ETA), cancel it, and hear its voices.
+import { ApiError, MODEL_ID, listAll, request } from "./api.js";
+import { currentDatasets, selectedDatasetId } from "./datasets.js";
+import { renderFineTuneSummary, voiceFigures } from "./report.js";
+import { $, badge, clear, el, formatDuration, guarded, newestFirst, setProgress, showError } from "./ui.js";
+import { loadVoices, playButton } from "./voices.js";
+
+const POLL_MS = 1000;
+const RETRY_MS = 5000;
+const CONFIRM_MS = 4000;
+const STAGES = ["ingest", "segment", "transcribe", "adapt", "evaluate"];
+const ACTIVE = new Set(["created", "training"]);
+const SELECTED_STORAGE = "voicesmith.fineTune";
+
+let fineTunes = [];
+let selectedId = null;
+let pollTimer = null;
+let resultsShownFor = null;
+let cancelArmedUntil = 0;
+let shownStatus = null;
+
+function optionLabel(ft) {
+  return `${ft.name} (${ft.status})`;
+}
+
+export async function loadFineTunes(preferId) {
+  fineTunes = newestFirst(await listAll("/fine-tunes"));
+  const select = $("#fine-tune-select");
+  clear(select, ...fineTunes.map((ft) => el("option", { value: ft.id, text: optionLabel(ft) })));
+  if (!fineTunes.length) select.append(el("option", { value: "", text: "No fine-tunes yet" }));
+  const wanted = preferId || selectedId || localStorage.getItem(SELECTED_STORAGE);
+  const pick = fineTunes.find((ft) => ft.id === wanted) || fineTunes[0];
+  await selectFineTune(pick ? pick.id : null);
+}
+
+async function selectFineTune(id) {
+  clearTimeout(pollTimer);
+  selectedId = id;
+  resultsShownFor = null;
+  $("#ft-detail").hidden = !id;
+  $("#ft-results").hidden = true;
+  if (!id) return;
+  localStorage.setItem(SELECTED_STORAGE, id);
+  $("#fine-tune-select").value = id;
+  await refresh();
+}
+
+// One poll: GET the fine-tune, draw it, and poll again while it is still queued or training.
+async function refresh() {
+  const id = selectedId;
+  clearTimeout(pollTimer);
+  let ft;
+  try {
+    ft = await request("GET", `/fine-tunes/${id}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      // Deleted elsewhere (CLI, another tab): drop it from the page.
+      await loadFineTunes();
+      return;
+    }
+    throw err;
+  }
+  if (id !== selectedId) return;
+  render(ft);
+  if (ACTIVE.has(ft.status)) {
+    pollTimer = setTimeout(() => poll(id), POLL_MS);
+  } else if (ft.status === "completed" && resultsShownFor !== id) {
+    await showResults(ft);
+    resultsShownFor = id;
+  }
+}
+
+// A failed poll (server restarting, network blip) is shown, then retried more slowly.
+async function poll(id) {
+  try {
+    await refresh();
+  } catch (err) {
+    showError(err, "Watching the fine-tune");
+    if (id === selectedId) pollTimer = setTimeout(() => poll(id), RETRY_MS);
+  }
+}
+
+// eta_seconds was the estimate when the worker last reported (updated_at): count down from there,
+// so a long stretch without reports does not leave a frozen "1 min left" on screen.
+function etaText(ft) {
+  if (!Number.isFinite(ft.eta_seconds)) return "";
+  const reported = Date.parse(ft.updated_at);
+  const elapsed = Number.isNaN(reported) ? 0 : Math.max(0, (Date.now() - reported) / 1000);
+  const left = ft.eta_seconds - elapsed;
+  return left > 0 ? `about ${formatDuration(left)} left` : "taking longer than estimated…";
+}
+
+function render(ft) {
+  shownStatus = ft.status;
+  $("#ft-title").textContent = ft.name;
+  badge($("#ft-status"), ft.status);
+  const progress = ft.status === "completed" ? 1 : ft.progress || 0;
+  $("#ft-percent").textContent = `${setProgress($("#ft-progress"), progress)}%`;
+  $("#ft-progress").dataset.status = ft.status;
+  const waiting = { created: "queued", training: "starting" };
+  $("#ft-stage").textContent = ft.stage || waiting[ft.status] || "—";
+  $("#ft-stage").dataset.stage = ft.stage || "";
+  $("#ft-eta").textContent = ACTIVE.has(ft.status) ? etaText(ft) : "";
+  const current = STAGES.indexOf(ft.stage);
+  const here = ft.status === "failed" ? "failed" : "current";
+  for (const item of $("#ft-stages").children) {
+    const index = STAGES.indexOf(item.dataset.stage);
+    item.dataset.state = ft.status === "completed" || index < current ? "done" : index === current ? here : "";
+  }
+  const errorBox = $("#ft-error");
+  errorBox.hidden = !(ft.status === "failed" && (ft.error || ft.error_code));
+  clear(errorBox, el("strong", { text: "Training failed" }),
+    el("span", { text: ft.error || "" }),
+    ft.error_code ? el("code", { text: ft.error_code }) : null);
+  if (Date.now() > cancelArmedUntil) disarmCancel();
+  const option = $(`#fine-tune-select option[value="${CSS.escape(ft.id)}"]`);
+  if (option) option.textContent = optionLabel(ft);
+}
+
+async function showResults(ft) {
+  const [voices, answer] = await Promise.all([
+    listAll(`/fine-tunes/${ft.id}/voices`),
+    request("GET", `/fine-tunes/${ft.id}/report`),
+  ]);
+  renderResults(voices, answer.report || {});
+  // The new voices belong in the library list too.
+  await loadVoices();
+}
+
+// The finished fine-tune: its report's scale, then one card per voice with its figures and Play.
+export function renderResults(voices, report) {
+  renderFineTuneSummary($("#ft-summary"), report);
+  clear($("#ft-voices"), ...voices.map((voice, index) => el("div", { class: "voice-card", dataset: { voiceId: voice.id } },
+    el("div", { class: "voice-card-head" }, el("strong", { text: voice.name }), playButton(voice)),
+    el("p", { class: "muted", text: voice.description || "" }),
+    voiceFigures(report, voice, index),
+  )));
+  $("#ft-report-json").textContent = JSON.stringify(report, null, 2);
+  $("#ft-results").hidden = false;
+}
+
+function disarmCancel() {
+  const button = $("#ft-cancel");
+  button.textContent = ACTIVE.has(shownStatus) ? "Cancel" : "Delete";
+  button.dataset.armed = "";
+}
+
+// DELETE cancels a running fine-tune (and releases its credits) or deletes a finished one.
+// The first click arms the button; a second click within a few seconds confirms.
+async function cancelSelected() {
+  const button = $("#ft-cancel");
+  if (Date.now() > cancelArmedUntil) {
+    cancelArmedUntil = Date.now() + CONFIRM_MS;
+    button.dataset.armed = "true";
+    button.textContent = "Click again to confirm";
+    setTimeout(() => { if (Date.now() > cancelArmedUntil) disarmCancel(); }, CONFIRM_MS + 50);
+    return;
+  }
+  cancelArmedUntil = 0;
+  const id = selectedId;
+  clearTimeout(pollTimer);
+  try {
+    await request("DELETE", `/fine-tunes/${id}`);
+  } catch (err) {
+    if (ACTIVE.has(shownStatus)) pollTimer = setTimeout(() => poll(id), POLL_MS); // keep watching it
+    throw err;
+  }
+  selectedId = null;
+  localStorage.removeItem(SELECTED_STORAGE);
+  await loadFineTunes();
+}
+
+function fillDatasetChoices() {
+  const select = $("#ft-dataset");
+  const previous = select.value || selectedDatasetId();
+  clear(select, ...currentDatasets().map((d) => el("option", { value: d.id, text: d.name })));
+  if (previous) select.value = previous;
+}
+
+export function initFineTunes(onError) {
+  $("#fine-tune-select").addEventListener("change", (e) => selectFineTune(e.target.value).catch(onError));
+  $("#ft-cancel").addEventListener("click", () => guarded("Cancelling", cancelSelected));
+  document.addEventListener("datasets-changed", fillDatasetChoices);
+  document.addEventListener("dataset-selected", (e) => { $("#ft-dataset").value = e.detail; });
+  $("#fine-tune-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded("Starting the fine-tune", async () => {
+      const created = await request("POST", "/fine-tunes", {
+        json: {
+          name: $("#ft-name").value.trim(),
+          description: $("#ft-description").value.trim(),
+          language: $("#ft-language").value,
+          model_id: MODEL_ID,
+          dataset: $("#ft-dataset").value,
+        },
+      });
+      $("#ft-name").value = "";
+      $("#ft-description").value = "";
+      await loadFineTunes(created.id);
+      $("#ft-detail").scrollIntoView({ behavior: "smooth", block: "nearest" });
+    });
+  });
+}

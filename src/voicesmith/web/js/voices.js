@@ -1,0 +1,40 @@
+// The voice library: stock voices and the organisation's own, each playable.
+import { listAll } from "./api.js";
+import { speak } from "./player.js";
+import { $, clear, el } from "./ui.js";
+
+let voices = [];
+
+export function playButton(voice) {
+  const button = el("button", { type: "button", class: "play", dataset: { voiceId: voice.id } }, "▶ Play");
+  button.addEventListener("click", () => speak(voice, button));
+  return button;
+}
+
+function render() {
+  const filter = $("#voice-filter").value;
+  const shown = voices.filter((v) => filter === "all" || (filter === "own") === Boolean(v.is_owner));
+  const rows = shown.map((voice) => el("tr", { dataset: { voiceId: voice.id } },
+    el("td", { class: "name", text: voice.name }),
+    el("td", { class: "desc muted", text: voice.description || "" }),
+    el("td", { text: voice.language || "" }),
+    el("td", {}, el("span", { class: "tag", dataset: { kind: voice.is_owner ? "own" : "stock" } },
+      voice.is_owner ? "Yours" : "Stock")),
+    el("td", { class: "actions" }, playButton(voice)),
+  ));
+  const empty = el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No voices match." }));
+  clear($("#voice-rows"), ...(rows.length ? rows : [empty]));
+}
+
+export async function loadVoices() {
+  voices = await listAll("/voices");
+  // Own voices first (newest work is what a user came for), then stock, each by name.
+  voices.sort((a, b) => Number(Boolean(b.is_owner)) - Number(Boolean(a.is_owner)) || a.name.localeCompare(b.name));
+  render();
+  return voices;
+}
+
+export function initVoices(onError) {
+  $("#voice-filter").addEventListener("change", render);
+  $("#voices-refresh").addEventListener("click", () => loadVoices().catch(onError));
+}

@@ -1,0 +1,151 @@
+"""Datasets and dataset files over HTTP (in process)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+
+def _create(api, org="acme", name="ds", path="/datasets"):
+    r = api.client.post(path, json={"name": name, "description": "d"}, headers=api.h(org))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _upload(api, ds_id, data: bytes, filename="a.wav", purpose="fine_tune", org="acme", path_suffix=""):
+    files = {"file": (filename, data, "audio/wav")}
+    form = {"purpose": purpose} if purpose is not None else {}
+    return api.client.post(f"/datasets/{ds_id}/files{path_suffix}", files=files, data=form, headers=api.h(org))
+
+
+def test_create_get_update_delete(api):
+    ds = _create(api, name="first")
+    assert set(ds) == {"id", "name", "description", "created_at"}
+    assert ds["id"].startswith("dataset_") and ds["created_at"].endswith("Z")
+    assert api.client.get(f"/datasets/{ds['id']}", headers=api.h()).json() == ds
+
+    r = api.client.patch(f"/datasets/{ds['id']}", json={"name": "renamed", "description": "new"}, headers=api.h())
+    assert r.status_code == 204 and r.content == b""
+    got = api.client.get(f"/datasets/{ds['id']}", headers=api.h()).json()
+    assert (got["name"], got["description"]) == ("renamed", "new")
+
+    r = api.client.delete(f"/datasets/{ds['id']}", headers=api.h())
+    assert r.status_code == 204 and r.content == b""
+    r = api.client.get(f"/datasets/{ds['id']}", headers=api.h())
+    assert r.status_code == 404 and r.json()["error_code"] == "dataset_not_found"
+
+
+@pytest.mark.parametrize("path", ["/datasets", "/datasets/"])
+def test_both_spellings_answer_without_redirect(api, path):
+    ds = _create(api, path=path)
+    r = api.client.get(path, headers=api.h(), follow_redirects=False)
+    assert r.status_code == 200
+    assert ds["id"] in [d["id"] for d in r.json()["data"]]
+    r = api.client.get(f"/datasets/{ds['id']}/files/", headers=api.h(), follow_redirects=False)
+    assert r.status_code == 200
+
+
+def test_list_pages_end_on_empty_page(api):
+    ids = [_create(api, org="pager", name=f"p{i}")["id"] for i in range(5)]
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"limit": 2} | ({"starting_after": cursor} if cursor else {})
+        page = api.client.get("/datasets", params=params, headers=api.h("pager")).json()
+        if not page["data"]:
+            assert page["has_more"] is False and page["next_page"] is None
+            break
+        assert len(page["data"]) <= 2
+        assert page["next_page"] == (page["data"][-1]["id"] if page["has_more"] else None)
+        seen += [d["id"] for d in page["data"]]
+        cursor = page["data"][-1]["id"]
+    assert seen == list(reversed(ids))  # newest first, each once
+    # ending_before walks back
+    page = api.client.get("/datasets", params={"limit": 2, "ending_before": seen[-1]}, headers=api.h("pager")).json()
+    assert [d["id"] for d in page["data"]] == seen[-3:-1] and page["has_more"] is True
+
+
+def test_pagination_parameter_errors(api):
+    r = api.client.get("/datasets", params={"limit": 0}, headers=api.h())
+    assert r.status_code == 422 and "limit" in r.json()["message"]
+    r = api.client.get("/datasets", params={"starting_after": "dataset_nope"}, headers=api.h())
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_cursor"
+    r = api.client.get("/datasets", params={"starting_after": "a", "ending_before": "b"}, headers=api.h())
+    assert r.status_code == 400
+
+
+def test_upload_list_delete_files(api):
+    ds = _create(api)
+    blobs = [b"RIFF" + bytes([i]) * (1000 + i) for i in range(3)]
+    for i, blob in enumerate(blobs):
+        r = _upload(api, ds["id"], blob, filename=f"clip{i}.wav")
+        assert r.status_code == 204 and r.content == b"", r.text
+    page = api.client.get(f"/datasets/{ds['id']}/files", params={"limit": 2}, headers=api.h()).json()
+    assert [f["filename"] for f in page["data"]] == ["clip0.wav", "clip1.wav"] and page["has_more"]
+    rest = api.client.get(f"/datasets/{ds['id']}/files", params={"limit": 2, "starting_after": page["data"][-1]["id"]},
+                          headers=api.h()).json()
+    assert [f["filename"] for f in rest["data"]] == ["clip2.wav"] and not rest["has_more"]
+    files = page["data"] + rest["data"]
+    assert [f["size"] for f in files] == [len(b) for b in blobs]
+    assert set(files[0]) == {"id", "filename", "created_at", "size"}
+    # bytes landed intact, with their sha256 recorded
+    report = api.client.get(f"/datasets/{ds['id']}/report", headers=api.h()).json()
+    assert [f["sha256"] for f in report["files"]] == [hashlib.sha256(b).hexdigest() for b in blobs]
+    assert report["status"] == "pending" and report["report"] is None
+    assert ("enqueue_dataset_analysis", ds["id"]) in api.dispatched
+
+    r = api.client.delete(f"/datasets/{ds['id']}/files/{files[1]['id']}", headers=api.h())
+    assert r.status_code == 204
+    left = api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]
+    assert [f["id"] for f in left] == [files[0]["id"], files[2]["id"]]
+    r = api.client.delete(f"/datasets/{ds['id']}/files/{files[1]['id']}", headers=api.h())
+    assert r.status_code == 404 and r.json()["error_code"] == "file_not_found"
+
+
+def test_upload_without_purpose_defaults_to_fine_tune_and_keeps_utf8_names(api):
+    ds = _create(api)
+    r = _upload(api, ds["id"], b"x" * 10, filename="é clip.wav", purpose=None, path_suffix="/")
+    assert r.status_code == 204, r.text
+    files = api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]
+    assert files[0]["filename"] == "é clip.wav"
+
+
+def test_upload_errors(api):
+    ds = _create(api)
+    r = _upload(api, ds["id"], b"abc", purpose="voice_clone")
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_purpose"
+    r = _upload(api, ds["id"], b"")
+    assert r.status_code == 400 and r.json()["error_code"] == "empty_file"
+    r = api.client.post(f"/datasets/{ds['id']}/files", files={"purpose": (None, "fine_tune")}, headers=api.h())
+    assert r.status_code == 422 and "file" in r.json()["message"]
+    r = api.client.post(f"/datasets/{ds['id']}/files", json={"file": "x"}, headers=api.h())
+    assert r.status_code == 415 and r.json()["error_code"] == "unsupported_media_type"
+    r = _upload(api, "dataset_missing", b"abc")
+    assert r.status_code == 404
+    assert api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"] == []
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+
+
+def test_truncated_multipart_body_leaves_nothing(api):
+    ds = _create(api)
+    body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+            b"Content-Type: audio/wav\r\n\r\n" + b"\0" * 50_000)  # no closing boundary
+    r = api.client.post(f"/datasets/{ds['id']}/files", content=body,
+                        headers={**api.h(), "Content-Type": "multipart/form-data; boundary=XyZ"})
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_multipart"
+    assert api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"] == []
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+    assert not (api.data_dir / "blobs" / "datasets" / ds["id"]).exists()
+
+
+def test_create_validation_names_the_field(api):
+    r = api.client.post("/datasets", json={"description": "no name"}, headers=api.h())
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error_code"] == "invalid_request" and "name" in body["message"] and body["request_id"]
+    r = api.client.patch("/datasets/whatever", json={"name": "x"}, headers=api.h())
+    assert r.status_code == 422 and "description" in r.json()["message"]
+
+
+def test_report_of_missing_dataset_is_404(api):
+    assert api.client.get("/datasets/dataset_nope/report", headers=api.h()).status_code == 404

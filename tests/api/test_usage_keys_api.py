@@ -1,0 +1,55 @@
+"""GET /usage/credits and /api-keys (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+
+def test_credits_buckets(api):
+    from voicesmith.service import usage
+
+    org = "billing"
+    h = api.h(org, admin=True)
+    usage.charge_tts(api.org_id(org), None, 120, "stock")
+    usage.charge_tts(api.org_id(org), None, 10, "fine_tune")  # 1.5 credits per char -> 15
+    r = api.client.get("/usage/credits", headers=h)
+    assert r.status_code == 200
+    data = r.json()["data"]
+    assert len(data) == 1 and data[0]["credits"] == 135
+    now = datetime.now(timezone.utc)
+    start = (now - timedelta(days=2)).isoformat()
+    r = api.client.get("/usage/credits", params={"start_ts": start, "end_ts": now.isoformat(), "interval": "day"},
+                       headers=h)
+    days = r.json()["data"]
+    assert len(days) == 3 and [d["credits"] for d in days] == [0, 0, 135]
+    assert all(d["start_ts"].endswith("T00:00:00.000000Z") for d in days)
+    assert days[0]["end_ts"] == days[1]["start_ts"]
+    r = api.client.get("/usage/credits", params={"interval": "hour"}, headers=h)
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_interval"
+    r = api.client.get("/usage/credits", params={"start_ts": "2020-01-01T00:00:00Z"}, headers=h)
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_time_range"
+    r = api.client.get("/usage/credits", params={"start_ts": "not a date"}, headers=h)
+    assert r.status_code == 422 and "start_ts" in r.json()["message"]
+    # another organisation's usage is not counted
+    assert api.client.get("/usage/credits", headers=api.h("nobill", admin=True)).json()["data"][0]["credits"] == 0
+
+
+def test_api_keys_list_and_get(api):
+    h = api.h("keyorg", admin=True)
+    api.key("keyorg")  # a second, non-admin key
+    page = api.client.get("/api-keys", headers=h).json()
+    assert len(page["data"]) == 2 and page["has_more"] is False
+    entry = page["data"][0]
+    assert {"id", "description", "created_at", "creator_email", "creator_still_in_org", "creator_image_url"} <= set(entry)
+    assert "sk_vs_" in entry["prefix"] and len(entry["prefix"]) < 20  # a recognisable prefix, never the secret
+    assert all(api.key("keyorg") not in str(v) for v in entry.values())
+    one = api.client.get("/api-keys", params={"limit": 1}, headers=h).json()
+    assert len(one["data"]) == 1 and one["has_more"] is True
+    nxt = api.client.get("/api-keys", params={"limit": 1, "starting_after": one["data"][0]["id"]}, headers=h).json()
+    assert nxt["data"][0]["id"] != one["data"][0]["id"]
+    assert api.client.get(f"/api-keys/{entry['id']}", headers=h).json()["id"] == entry["id"]
+    other = api.client.get("/api-keys", headers=api.h("keyorg2", admin=True)).json()["data"][0]["id"]
+    r = api.client.get(f"/api-keys/{other}", headers=h)
+    assert r.status_code == 404
+    r = api.client.get("/api-keys", params={"starting_after": "a", "ending_before": "b"}, headers=h)
+    assert r.status_code == 400

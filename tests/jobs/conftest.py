@@ -1,0 +1,23 @@
+"""Fixtures for the job tests (helpers in jobs_support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jobs_support import JobsEnv, make_jobs_env
+
+
+@pytest.fixture()
+def jobs_env(tmp_path: Path) -> Iterator[JobsEnv]:
+    with make_jobs_env(tmp_path) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def shared_jobs_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsEnv]:
+    """One data dir and one running worker (two jobs at once) for a whole test module."""
+    with make_jobs_env(tmp_path_factory.mktemp("jobs")) as env:
+        env.start_worker(concurrency=2)
+        yield env
