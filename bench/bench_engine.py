@@ -1,7 +1,7 @@
 """Engine benchmark: Kokoro int8 vs float32 side by side, in one run. Prints one JSON line.
 
 Per variant: real-time factor (synthesis seconds / audio seconds, warm) with 1 and 2 onnxruntime
-threads over fixed sentences, time to the first chunk of a 2-sentence text through
+threads over fixed sentences (variants interleaved call by call, so a busy machine hits both alike), time to the first chunk of a 2-sentence text through
 `Synthesizer.stream`, peak RSS after load and after a long paragraph (each variant in a fresh child
 process, so one does not inflate the other), and quality: Whisper tiny.en WER over the 20 test
 sentences and the Resemblyzer similarity of each variant's audio to the int8 audio of the same
@@ -43,13 +43,15 @@ def _rss_mb() -> float:
 
 
 def _memory_child(variant: str) -> dict:
-    """Run in a fresh process: peak RSS after load and after the long paragraph."""
+    """Run in a fresh process: peak RSS after load, after one sentence, and after a long paragraph."""
     synth = Synthesizer(KokoroOnnx(variant))
-    voice = stock.stock_voices()[0].artifact
-    synth.synthesize("Warm up.", voice)
     after_load = _rss_mb()
+    voice = stock.stock_voices()[0].artifact
+    synth.synthesize(SENTENCES[0], voice)
+    after_sentence = _rss_mb()
     synth.synthesize(PARAGRAPH, voice)
-    return {"rss_after_load_mb": round(after_load, 1), "rss_peak_paragraph_mb": round(_rss_mb(), 1)}
+    return {"rss_after_load_mb": round(after_load, 1), "rss_after_sentence_mb": round(after_sentence, 1),
+            "rss_peak_paragraph_mb": round(_rss_mb(), 1)}
 
 
 def _memory(variant: str) -> dict:
@@ -59,15 +61,21 @@ def _memory(variant: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _rtf(synth: Synthesizer, voice, sentences: list[str]) -> float:
-    synth.synthesize(sentences[0], voice)  # warm
-    spent = audio = 0.0
-    for s in sentences:
-        start = time.perf_counter()
-        chunk = synth.synthesize(s, voice)
-        spent += time.perf_counter() - start
-        audio += chunk.duration
-    return spent / audio
+def _rtf_side_by_side(synths: dict[str, Synthesizer], voice, sentences: list[str], rounds: int) -> dict[str, float]:
+    """RTF of each synthesizer, calls interleaved sentence by sentence so that load from other
+    processes on the machine hits every variant alike."""
+    for synth in synths.values():
+        synth.synthesize(sentences[0], voice)  # warm
+    spent = dict.fromkeys(synths, 0.0)
+    audio = dict.fromkeys(synths, 0.0)
+    for _ in range(rounds):
+        for s in sentences:
+            for name, synth in synths.items():
+                start = time.perf_counter()
+                chunk = synth.synthesize(s, voice)
+                spent[name] += time.perf_counter() - start
+                audio[name] += chunk.duration
+    return {name: spent[name] / audio[name] for name in synths}
 
 
 def _first_chunk_s(synth: Synthesizer, voice, runs: int = 5) -> float:
@@ -102,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--voices", default="jf_alpha,jm_kumo")
     parser.add_argument("--rtf-sentences", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--memory-child")
     args = parser.parse_args()
     if args.memory_child:
@@ -110,25 +119,31 @@ def main() -> None:
 
     wanted = args.voices.split(",")
     voices = [v for v in stock.stock_voices() if v.key in wanted]
+    voice = voices[0].artifact
     result: dict = {"bench": "engine", "cpu_count": os.cpu_count(), "load_avg_start": os.getloadavg()[0]}
-    reference = None
-    for variant in ("int8", *[v for v in VARIANTS if v != "int8"]):
-        entry: dict = {}
+    variants = ("int8", *[v for v in VARIANTS if v != "int8"])
+    entries: dict[str, dict] = {v: {} for v in variants}
+    for variant in variants:
         start = time.perf_counter()
-        KokoroOnnx(variant, threads=1)  # builds/caches the graph if needed
-        entry["first_load_s"] = round(time.perf_counter() - start, 2)
-        for threads in (1, 2):
+        KokoroOnnx(variant, threads=1)  # builds and caches the graph if needed
+        entries[variant]["first_load_s"] = round(time.perf_counter() - start, 2)
+    for threads in (1, 2):
+        synths = {}
+        for variant in variants:
             start = time.perf_counter()
-            synth = Synthesizer(KokoroOnnx(variant, threads=threads))
-            entry[f"load_s_{threads}t"] = round(time.perf_counter() - start, 2)
-            entry[f"rtf_{threads}t"] = round(_rtf(synth, voices[0].artifact, SENTENCES[: args.rtf_sentences]), 3)
-            entry[f"first_chunk_s_{threads}t"] = round(_first_chunk_s(synth, voices[0].artifact), 3)
-        quality, clips = _quality(synth, voices, reference)
-        entry.update(quality)
-        if reference is None:
-            reference = clips
-        entry.update(_memory(variant))
-        result[variant] = entry
+            synths[variant] = Synthesizer(KokoroOnnx(variant, threads=threads))
+            entries[variant][f"load_s_{threads}t"] = round(time.perf_counter() - start, 2)
+        rtf = _rtf_side_by_side(synths, voice, SENTENCES[: args.rtf_sentences], args.rounds)
+        for variant, synth in synths.items():
+            entries[variant][f"rtf_{threads}t"] = round(rtf[variant], 3)
+            entries[variant][f"first_chunk_s_{threads}t"] = round(_first_chunk_s(synth, voice), 3)
+    reference = None
+    for variant in variants:
+        quality, clips = _quality(synths[variant], voices, reference)
+        entries[variant].update(quality)
+        reference = reference or clips
+        entries[variant].update(_memory(variant))
+        result[variant] = entries[variant]
     result["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(result))
 

@@ -41,7 +41,7 @@ def corpus_files(root: Path, speaker: str, minutes: float | None):
     return [f for f, _ in files], files[0][1], total
 
 
-def clone_figures(workdir: Path, language: str, report: dict, clips) -> dict:
+def clone_figures(workdir: Path, language: str, report: dict) -> dict:
     """Instant clone from ~20 s of training audio, measured on the fine-tune's held-out set."""
     from voicesmith.engine import clone, evaluate, speaker_data, split, utterances
     from voicesmith.engine.rendering import Renderer
@@ -123,7 +123,10 @@ def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, 
         "speaker_f0_hz": report["speaker"]["f0_median_hz"],
         "speaker_rate": report["speaker"]["rate_phones_per_s"],
     }
-    out["instant_clone"] = clone_figures(workdir, language, report, None)
+    try:
+        out["instant_clone"] = clone_figures(workdir, language, report)
+    except RuntimeError as exc:  # the mapping is not installed
+        out["instant_clone"] = {"error": str(exc)}
     return out
 
 

@@ -149,3 +149,16 @@ def test_create_validation_names_the_field(api):
 
 def test_report_of_missing_dataset_is_404(api):
     assert api.client.get("/datasets/dataset_nope/report", headers=api.h()).status_code == 404
+
+
+def test_too_large_upload_is_413_and_leaves_nothing(api, data_dir_switch):
+    ds = _create(api)
+    with data_dir_switch(api.data_dir, VOICESMITH_MAX_UPLOAD_BYTES="4096"):
+        r = _upload(api, ds["id"], b"\0" * 10_000)
+        assert r.status_code == 413 and r.json()["error_code"] == "file_too_large"
+        big = b"\0" * 3 * 1024 * 1024  # also when Content-Length gives it away up front
+        r = _upload(api, ds["id"], big)
+        assert r.status_code == 413
+        assert _upload(api, ds["id"], b"\0" * 4000).status_code == 204
+    assert len(api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]) == 1
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []

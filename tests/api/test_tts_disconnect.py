@@ -35,6 +35,9 @@ class CountingSynthesizer:
 
     def stream(self, text: str, voice, *, language: str = "en", speed: float = 1.0) -> Iterator[SpeechChunk]:  # noqa: ANN001
         tone = (0.2 * np.sin(np.arange(2400) * 0.1)).astype(np.float32)
+        if text.startswith("Explode"):
+            yield SpeechChunk(audio=tone)
+            raise RuntimeError("the engine broke")
         for i in range(CHUNKS):
             time.sleep(0.01)
             self.produced += 1
@@ -126,3 +129,15 @@ def test_websocket(local, how):
             ws.socket.shutdown(socket.SHUT_RDWR)
     _assert_stopped(fake, before)
     _still_serves(host, headers, voice, fake)
+
+
+def test_engine_failure_ends_only_its_context(local):
+    host, headers, voice, fake = local
+    with connect(f"ws://{host}/tts/websocket", additional_headers=headers, open_timeout=10) as ws:
+        ws.send(json.dumps({**_body(voice), "context_id": "broken", "transcript": "Explode now."}))
+        events = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
+        assert [e["type"] for e in events] == ["chunk", "error"]
+        assert events[1]["status_code"] == 500 and events[1]["error_code"] == "internal_error"
+        assert events[1]["context_id"] == "broken" and "broke" not in json.dumps(events[1])
+        ws.send(json.dumps({**_body(voice), "context_id": "fine", "transcript": "La."}))
+        assert json.loads(ws.recv(timeout=10))["context_id"] == "fine"

@@ -138,3 +138,20 @@ def test_server_down_is_server_unavailable() -> None:
         with VoicesmithClient(f"http://127.0.0.1:{port}", "k", timeout=5) as c, pytest.raises(ServerUnavailable) as info:
             c.list_voices()
     assert info.value.status is None and f"127.0.0.1:{port}" in info.value.message
+
+
+def test_usage_needs_an_admin_key(live_server, client: VoicesmithClient) -> None:
+    usage = client.usage_credits(interval="day")  # the session's key is an admin key
+    assert isinstance(usage["data"], list) and all("credits" in b for b in usage["data"])
+    with VoicesmithClient(live_server.base_url, live_server.make_key("cli-plain-org")) as plain, pytest.raises(AuthError) as info:
+        plain.usage_credits()
+    assert info.value.status in (401, 403)
+
+
+def test_organisations_do_not_see_each_others_datasets(live_server, client: VoicesmithClient) -> None:
+    ds = client.create_dataset(_unique("client-private"), "")
+    with VoicesmithClient(live_server.base_url, live_server.make_key("cli-other-org")) as other:
+        assert ds.id not in {d.id for d in other.list_datasets()}
+        with pytest.raises(NotFound):
+            other.get_dataset(ds.id)
+    client.delete_dataset(ds.id)

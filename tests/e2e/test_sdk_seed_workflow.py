@@ -54,7 +54,7 @@ def test_seed_workflow_runs_unchanged(seed, live_server, speech_data, capsys):
     start = time.monotonic()
     outcome = None
     # The script's own poller, with a short interval; it returns on completed and raises on failed.
-    while outcome is None and time.monotonic() - start < 120:
+    while outcome is None and time.monotonic() - start < 240:
         status = requests.get(f"{live_server.base_url}/fine-tunes/{ft_id}", headers=headers, timeout=30).json()
         seen.append(status["status"])
         if status["status"] in TERMINAL:

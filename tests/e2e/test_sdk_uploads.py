@@ -49,7 +49,7 @@ def _temp_files(live_server) -> list:
 
 
 def test_200mb_upload_keeps_server_memory_flat(live_server):
-    ds, headers = _dataset(live_server, "big-upload")
+    ds, headers = _dataset(live_server, "uploads")
     server = _server_process(live_server)
     block = os.urandom(MB)
     n_blocks = 200
@@ -96,7 +96,7 @@ def test_200mb_upload_keeps_server_memory_flat(live_server):
 
 
 def test_interrupted_upload_leaves_nothing(live_server):
-    ds, headers = _dataset(live_server, "cut-upload")
+    ds, headers = _dataset(live_server, "uploads")
     url = urlparse(live_server.base_url)
     head = _part_header("cut.bin")
     declared = len(head) + 50 * MB + len(f"\r\n--{BOUNDARY}--\r\n")

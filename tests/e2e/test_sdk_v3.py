@@ -43,11 +43,11 @@ def test_pvc_workflow_with_sdk_v3(live_server, speech_data):
     py = _venv_python()
     rows = [line.split("\t") for line in (speech_data / "manifest.tsv").read_text().splitlines()[1:]]
     wavs = [str(speech_data / r[2]) for r in rows if r[0] == "allison_en" and 2.0 < float(r[3]) < 8.0][3:6]
-    poor_key = live_server.make_key("sdk-v3-poor")
+    poor_key = live_server.make_key("sdk-poor")
     with sqlite3.connect(live_server.data_dir / "voicesmith.db") as db:
-        db.execute("UPDATE organizations SET credits_balance = 5 WHERE name = 'sdk-v3-poor'")
+        db.execute("UPDATE organizations SET credits_balance = 5 WHERE name = 'sdk-poor'")
     proc = subprocess.run(
-        [str(py), str(FLOW), live_server.base_url, live_server.make_key("sdk-v3"), live_server.make_key("sdk-v3-other"),
+        [str(py), str(FLOW), live_server.base_url, live_server.make_key("sdk-v3"), live_server.make_key("sdk-other"),
          poor_key, *wavs],
         capture_output=True, text=True, timeout=300,
     )

@@ -96,7 +96,7 @@ def test_error_mapping(live_server):
     assert err.value.status_code == 401
     assert err.value.body["error_code"] == "unauthorized"
 
-    client = _client(live_server, live_server.make_key("sdk-v4-errors"))
+    client = _client(live_server, live_server.make_key("sdk-v4"))
     with pytest.raises(cartesia.NotFoundError) as err:
         client.datasets.retrieve("dataset_does_not_exist")
     assert err.value.body["error_code"] == "dataset_not_found" and err.value.body["request_id"]
@@ -116,21 +116,21 @@ def test_insufficient_credits_is_402(live_server):
     # An organisation whose balance cannot cover one fine-tune, set up through the data dir's database.
     import sqlite3
 
-    key = live_server.make_key("sdk-v4-poor")
+    key = live_server.make_key("sdk-poor")
     with sqlite3.connect(live_server.data_dir / "voicesmith.db") as db:
-        db.execute("UPDATE organizations SET credits_balance = 10 WHERE name = 'sdk-v4-poor'")
+        db.execute("UPDATE organizations SET credits_balance = 10 WHERE name = 'sdk-poor'")
     client = _client(live_server, key)
     ds = client.datasets.create(name="p", description="")
     client.datasets.files.upload(ds.id, file=("a.wav", _wav_bytes(1.0, 300.0)), purpose="fine_tune")
     with pytest.raises(cartesia.APIStatusError) as err:
         client.fine_tunes.create(dataset=ds.id, name="x", description="", language="en", model_id="sonic-2")
     assert err.value.status_code == 402 and err.value.body["error_code"] == "insufficient_credits"
-    assert client.fine_tunes.list().data == []
+    assert [f for f in client.fine_tunes.list().data if f.dataset == ds.id] == []
 
 
 def test_cross_org_isolation_through_sdk(live_server):
-    a = _client(live_server, live_server.make_key("sdk-iso-a"))
-    b = _client(live_server, live_server.make_key("sdk-iso-b"))
+    a = _client(live_server, live_server.make_key("sdk-v4"))
+    b = _client(live_server, live_server.make_key("sdk-other"))
     ds = a.datasets.create(name="private", description="")
     with pytest.raises(cartesia.NotFoundError):
         b.datasets.retrieve(ds.id)

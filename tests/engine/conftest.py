@@ -8,7 +8,6 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 

@@ -40,9 +40,9 @@ def test_concurrent_migrations_do_not_race(tmp_path):
         print("ok")
     """)
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], [err[-1500:] for _, err in results]
+    assert [p.returncode for p in procs] == [0, 0], [err[-1500:] for _, err in results]
 
 
 def test_session_scope_rolls_back_on_error(tmp_path, data_dir_switch):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from importlib import metadata
 from contextlib import asynccontextmanager
+from importlib import metadata
 from typing import AsyncIterator
 
 from fastapi import FastAPI

@@ -61,6 +61,14 @@ Send = Callable[[dict], Awaitable[None]]
 ErrorSender = Callable[[ServiceError, str], Awaitable[None]]
 
 
+class SynthesisFailed(ServiceError):
+    """The engine failed inside a context: the client gets this, the server log gets the traceback."""
+
+    status = 500
+    default_code = "internal_error"
+    default_title = "Synthesis failed"
+
+
 class SpeechContext:
     """One context: its buffer, its queue of work, and the task that turns the queue into audio events."""
 
@@ -151,8 +159,10 @@ class SpeechContext:
             await self._send_error(exc, self.id)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a send on a closed socket, or an engine failure: never take the connection down
+        except Exception:  # an engine failure: end this context with an error, keep the connection
             log.exception("TTS context %s failed", self.id)
+            await self._send_error(SynthesisFailed("The server failed while generating audio; quote the "
+                                                   "request_id when reporting it."), self.id)
         finally:
             self._cancel_timer()
             self._on_finished(self)

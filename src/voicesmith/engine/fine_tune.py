@@ -155,6 +155,7 @@ class _Progress:
         self._should_cancel = should_cancel
         self._t0 = time.monotonic()
         self._last = 0.0
+        self._first: float | None = None  # progress at this run's first update (a resumed run starts late)
 
     def __call__(self, stage: str, fraction: float, message: str) -> None:
         if self._should_cancel():
@@ -162,8 +163,12 @@ class _Progress:
         lo, hi = _STAGE_SPAN[stage]
         overall = max(self._last, lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
         self._last = overall
+        if self._first is None:
+            self._first, self._t0 = overall, time.monotonic()
         elapsed = time.monotonic() - self._t0
-        eta = elapsed * (1 - overall) / overall if overall > 0.03 and elapsed > 5 else None
+        done = overall - self._first
+        # Extrapolate this run's own pace; no estimate until it has been measured on some work.
+        eta = elapsed * (1 - overall) / done if done > 0.02 and elapsed > 5 else None
         self._report(ProgressUpdate(stage, round(overall, 4), None if eta is None else round(eta, 1), message))
 
     def stage(self, stage: str) -> Callable[[float, str], None]:
@@ -403,6 +408,35 @@ def _evaluate_stage(
     return FineTuneResult(result_voices, report)
 
 
+def _save_result(result: FineTuneResult, folder: Path) -> None:
+    """The finished result, so a re-run after completion (e.g. the worker died before the job was
+    marked complete) returns it without redoing anything. Written last, atomically via the index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = []
+    for v in result.voices:
+        (folder / f"{v.key}.voice").write_bytes(v.artifact.to_bytes())
+        previews = []
+        for i, (text, wav) in enumerate(v.previews):
+            (folder / f"{v.key}-{i}.wav").write_bytes(wav)
+            previews.append({"text": text, "file": f"{v.key}-{i}.wav"})
+        index.append({"key": v.key, "name": v.name, "description": v.description, "previews": previews})
+    _save_json(folder / "result.json", {"voices": index, "report": result.report})
+
+
+def _load_result(folder: Path) -> FineTuneResult | None:
+    saved = _load_json(folder / "result.json")
+    if saved is None:
+        return None
+    voices = [
+        FineTunedVoice(
+            v["name"], v["description"], VoiceArtifact.from_bytes((folder / f"{v['key']}.voice").read_bytes()), v["key"],
+            [(p["text"], (folder / p["file"]).read_bytes()) for p in v["previews"]],
+        )
+        for v in saved["voices"]
+    ]
+    return FineTuneResult(voices, saved["report"])
+
+
 def run_fine_tune(
     request: FineTuneRequest,
     progress: Callable[[ProgressUpdate], None],
@@ -424,6 +458,10 @@ def run_fine_tune(
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 
+    done = _load_result(workdir / "result")
+    if done is not None:
+        tracker("evaluate", 1.0, "already complete")
+        return done
     tracker("ingest", 0.0, f"checking {len(request.files)} files")
     if not request.files:
         raise DatasetRejected("no_files", "The dataset has no audio files.")
@@ -448,4 +486,5 @@ def run_fine_tune(
     result.report["train_utterances"] = len(data.train)
     result.report["held_out_total"] = len(data.held)
     result.report["source_rate_hz"] = source_rate
+    _save_result(result, workdir / "result")
     return result

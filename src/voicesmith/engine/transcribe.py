@@ -11,7 +11,7 @@ import csv
 import io
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,15 +84,23 @@ class Transcriber:
 
 
     def transcribe_many(
-        self, clips: list[np.ndarray], sr: int, *, pack_s: float = 25.0, gap_s: float = 1.0, beam_size: int = 1
+        self,
+        clips: list[np.ndarray],
+        sr: int,
+        *,
+        pack_s: float = 25.0,
+        gap_s: float = 1.0,
+        beam_size: int = 1,
+        progress: Callable[[float], None] | None = None,
     ) -> list[Transcript]:
         """Transcribe many short utterances, packing several into each Whisper window.
 
         Whisper always encodes a 30 s window, so a 2 s clip costs as much as a 28 s one. Clips are
         concatenated with `gap_s` of silence up to `pack_s`, transcribed together, and the words are
         handed back to the clip their midpoint falls in (times relative to that clip). Measured on 40
-        allison_en clips: 4x faster, WER 4.2% (clip by clip: 5-6%). A clip that gets no words from its
+        allison_en clips: 4x faster, WER 4.2% (clip by clip, on a similar set: 5-7%). A clip that gets no words from its
         pack is transcribed alone, so a pack never silently swallows an utterance.
+        `progress(fraction of packs done)` is called before each pack.
         """
         clips16 = [resample(np.asarray(c, dtype=np.float32), sr, ASR_RATE) for c in clips]
         gap = np.zeros(int(gap_s * ASR_RATE), dtype=np.float32)
@@ -108,7 +116,9 @@ class Transcriber:
             length += len(clip) + len(gap)
         if pack:
             packs.append(pack)
-        for members in packs:
+        for done, members in enumerate(packs, 1):
+            if progress is not None:
+                progress((done - 1) / len(packs))
             if len(members) == 1:
                 results[members[0]] = self.transcribe(clips16[members[0]], ASR_RATE, beam_size=beam_size)
                 continue
@@ -122,7 +132,10 @@ class Transcriber:
             for w in whole.words:
                 mid = (w.start + w.end) / 2
                 i, start, end = min(spans, key=lambda s: 0.0 if s[1] <= mid <= s[2] else min(abs(mid - s[1]), abs(mid - s[2])))
-                assigned[i].append(Word(w.word, max(0.0, w.start - start), min(end - start, w.end - start), w.probability))
+                length = end - start
+                word_start = min(max(0.0, w.start - start), length)
+                word_end = min(max(word_start, w.end - start), length)
+                assigned[i].append(Word(w.word, word_start, word_end, w.probability))
             for i in members:
                 words = assigned[i]
                 if not words:

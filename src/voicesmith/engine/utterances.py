@@ -137,8 +137,12 @@ class PreparedUtterances(list):
 
 def _file_key(source: SourceFile) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(source.name).stem)[:40] or "audio"
-    digest = hashlib.sha256(f"{source.name}|{Path(source.path).stat().st_size}".encode()).hexdigest()[:10]
-    return f"{stem}-{digest}"
+    # Name, size and the first 256 KiB: stable across resumes (even on another worker with another
+    # blob path), distinct for two uploads that share a name.
+    digest = hashlib.sha256(f"{source.name}|{Path(source.path).stat().st_size}|".encode())
+    with open(source.path, "rb") as f:
+        digest.update(f.read(256 * 1024))
+    return f"{stem}-{digest.hexdigest()[:10]}"
 
 
 def prepare_utterances(
@@ -152,8 +156,9 @@ def prepare_utterances(
 ) -> PreparedUtterances:
     """Prepare training utterances from the dataset's files into `workdir/utterances/`.
 
-    - Files whose analysis (from dataset_report.analyze_file, keyed by file name) was "rejected" are
-      skipped; without analyses, unreadable, silent and speechless files are skipped here.
+    - Files whose analysis (analyze_file's dict, or the file entry of build_report, keyed by file
+      name) is "rejected" or "excluded" are skipped; without analyses, unreadable, silent and
+      speechless files are skipped here.
     - Speech is cut into 1–15 s utterances at pauses (segment.plan_utterances).
     - Text: the user's transcript wins. A file with a transcript becomes one utterance if its speech
       spans at most 15 s; a longer one (English) is segmented and the user's words are placed on
@@ -181,20 +186,28 @@ def prepare_utterances(
     batch: list[tuple[int, _FileJob]] = []
     done_size = 0.0
 
+    flushed_size = 0.0
+
     def flush() -> None:
+        nonlocal flushed_size
         if batch:
-            report(0.95 * done_size / total_size, f"transcribing and writing {sum(len(j.todo) for _, j in batch)} utterances")
-            results = _finish(batch, out_dir, language, asr_threads, bandwidth)
+            lo, hi = 0.95 * flushed_size / total_size, 0.95 * done_size / total_size
+            # Decoding and segmenting are cheap next to transcription and embedding: the batch's
+            # share of progress is spent here.
+            results = _finish(
+                batch, out_dir, language, asr_threads, bandwidth, lambda f, m: report(lo + (hi - lo) * f, m)
+            )
             by_file.update(results)
             batch.clear()
+        flushed_size = done_size
 
     for i, (source, size) in enumerate(zip(sources, sizes)):
         analysis = (analyses or {}).get(source.name)
-        if analysis is not None and analysis.get("verdict") == "rejected":
+        if analysis is not None and analysis.get("verdict") in ("rejected", "excluded"):
             reasons = analysis.get("reasons") or [{"code": "rejected"}]
             skipped[source.name] = reasons[0]["code"]
         else:
-            report(0.95 * done_size / total_size, f"decoding and segmenting {source.name}")
+            report(0.95 * flushed_size / total_size, f"decoding and segmenting {source.name}")
             try:
                 job = _plan_file(source, out_dir)
                 batch.append((i, job))
@@ -300,9 +313,15 @@ _Text = tuple[str | None, str | None, list[transcribe_mod.Word], float | None]  
 
 
 def _finish(
-    batch: list[tuple[int, _FileJob]], out_dir: Path, language: str, asr_threads: int | None, bandwidth: int
+    batch: list[tuple[int, _FileJob]],
+    out_dir: Path,
+    language: str,
+    asr_threads: int | None,
+    bandwidth: int,
+    progress: ProgressFn,
 ) -> dict[int, list[Utterance]]:
-    """Transcribe what needs it across the batch's files in one packed pass, then write utterances."""
+    """Transcribe what needs it across the batch's files in one packed pass, then write utterances.
+    `progress` gets the fraction of this batch done (transcription ~70%, writing and embedding ~30%)."""
     requests: list[tuple[int, int]] = []  # (position in batch, utterance index)
     if language in transcribe_mod.ASR_LANGUAGES:
         for b, (_, job) in enumerate(batch):
@@ -310,31 +329,41 @@ def _finish(
                 requests += [(b, k) for k in sorted(job.clips16)]
     asr: dict[tuple[int, int], transcribe_mod.Transcript] = {}
     if requests:
+        progress(0.0, f"transcribing {len(requests)} utterances")
         transcripts = transcribe_mod.get_transcriber(asr_threads).transcribe_many(
-            [batch[b][1].clips16[k] for b, k in requests], WORK_RATE
+            [batch[b][1].clips16[k] for b, k in requests],
+            WORK_RATE,
+            progress=lambda f: progress(0.7 * f, f"transcribing {len(requests)} utterances"),
         )
         asr = dict(zip(requests, transcripts))
+    to_write = sum(len(job.todo) for _, job in batch)
+    written = 0
 
     results: dict[int, list[Utterance]] = {}
     for b, (position, job) in enumerate(batch):
         texts: dict[int, _Text] = {}
+        mine = {k: asr[(b, k)] for k in range(len(job.spans)) if (b, k) in asr}
         if job.whole_file_text:
             texts[0] = (job.user_text, "user", [], None)
-        elif job.user_text and asr:
-            mine = {k: asr[(b, k)] for k in range(len(job.spans)) if (b, k) in asr}
+        elif job.user_text and mine:
             placed = _place_user_words(job.user_text, job.spans, mine)
             for k in job.todo:
                 texts[k] = (placed[k] or None, "user" if placed[k] else None, mine[k].words, mine[k].avg_logprob)
         else:
             for k in job.todo:
-                t = asr.get((b, k))
+                t = mine.get(k)
                 if t is not None:
                     texts[k] = (t.text or None, "asr" if t.text else None, t.words, t.avg_logprob)
         # Without ASR for the language and without user text, text stays None.
-        results[position] = [
-            job.cached[k] if k in job.cached else _write(job, k, texts.get(k, (None, None, [], None)), out_dir, bandwidth)
-            for k in range(len(job.spans))
-        ]
+        utterances = []
+        for k in range(len(job.spans)):
+            if k in job.cached:
+                utterances.append(job.cached[k])
+                continue
+            progress(0.7 + 0.3 * written / max(1, to_write), f"writing utterances of {job.source.name}")
+            utterances.append(_write(job, k, texts.get(k, (None, None, [], None)), out_dir, bandwidth))
+            written += 1
+        results[position] = utterances
     return results
 
 

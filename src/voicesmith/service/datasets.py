@@ -134,13 +134,6 @@ def list_files(org_id: str, dataset_id: str, page: PageRequest) -> Page[DatasetF
         return paginate(session, stmt, DatasetFile, page, newest_first=False)
 
 
-def all_files(dataset_id: str) -> list[DatasetFile]:
-    """Every file of a dataset in upload order (for the worker; no ownership check)."""
-    with session_scope() as session:
-        return list(session.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset_id)
-                                    .order_by(DatasetFile.seq)).all())
-
-
 def delete_file(org_id: str, dataset_id: str, file_id: str) -> None:
     with session_scope() as session:
         ds = owned(session, org_id, dataset_id)

@@ -47,19 +47,7 @@ class InsufficientCredits(ServiceError):
     default_title = "Insufficient credits"
 
 
-class TooLarge(ServiceError):
-    status = 413
-    default_code = "file_too_large"
-    default_title = "Payload too large"
-
-
 class NotAvailable(ServiceError):
     status = 501
     default_code = "not_available"
     default_title = "Not available"
-
-
-class Gone(ServiceError):
-    status = 410
-    default_code = "endpoint_sunset"
-    default_title = "Gone"

@@ -5,7 +5,7 @@ The worker side of the lifecycle (claim, progress, complete, fail) is service/tr
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from voicesmith.config import get_settings
 from voicesmith.service import background
@@ -15,7 +15,7 @@ from voicesmith.service.errors import InvalidRequest, NotFound
 from voicesmith.service.ids import new_id
 from voicesmith.service.languages import validate_language
 from voicesmith.service.models import resolve_model
-from voicesmith.service.orgs import release_credits, reserve_credits
+from voicesmith.service.orgs import release_fine_tune_reservation, reserve_credits
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import FineTune, Voice
@@ -77,12 +77,16 @@ def list_page(org_id: str, page: PageRequest) -> Page[FineTune]:
 def delete(org_id: str, fine_tune_id: str) -> None:
     """Hide the fine-tune, ask its worker to stop, and give back its credit reservation."""
     with session_scope() as session:
-        ft = _owned(session, org_id, fine_tune_id)
-        ft.deleted = True
-        ft.cancel_requested = True
-        if ft.credits_reserved:
-            release_credits(session, org_id, ft.credits_reserved)
-            ft.credits_reserved = 0
+        hidden = session.execute(
+            update(FineTune)
+            .where(FineTune.id == fine_tune_id, FineTune.org_id == org_id, FineTune.deleted.is_(False))
+            .values(deleted=True, cancel_requested=True)
+            .execution_options(synchronize_session=False)
+        )
+        if hidden.rowcount != 1:
+            raise NotFound(f"No fine-tune {fine_tune_id!r} in your organisation.", error_code="fine_tune_not_found")
+        # A worker may be settling this fine-tune right now (fail/complete); the release is conditional.
+        release_fine_tune_reservation(session, fine_tune_id)
 
 
 def list_voices(org_id: str, fine_tune_id: str, page: PageRequest) -> Page[Voice]:

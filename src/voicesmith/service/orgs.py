@@ -1,8 +1,8 @@
 """Organisations and their credit balance.
 
 Credits move in three steps: a fine-tune *reserves* its cost when created (so two fine-tunes cannot
-spend the same credits), is *charged* when it completes, and the reservation is *released* when it
-fails or is deleted. Each step is one conditional UPDATE, so concurrent requests and worker
+spend the same credits), is *charged* when it completes (service/training.py), and the reservation
+is *released* when it fails or is deleted. Each step is one conditional UPDATE, so concurrent requests and worker
 processes cannot race each other into a negative balance.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from voicesmith.config import get_settings
 from voicesmith.service.errors import InsufficientCredits
 from voicesmith.service.ids import new_id
-from voicesmith.store.models import Organization
+from voicesmith.store.models import FineTune, Organization
 
 
 def get_or_create_org(session: Session, name: str) -> Organization:
@@ -60,16 +60,26 @@ def release_credits(session: Session, org_id: str, amount: int) -> None:
     )
 
 
-def charge_reserved(session: Session, org_id: str, amount: int) -> None:
-    """Turn a reservation into a charge (fine-tune completed)."""
-    if amount <= 0:
-        return
-    session.execute(
-        update(Organization)
-        .where(Organization.id == org_id)
-        .values(credits_reserved=Organization.credits_reserved - amount,
-                credits_balance=Organization.credits_balance - amount)
+def release_fine_tune_reservation(session: Session, fine_tune_id: str) -> int:
+    """Give a fine-tune's reservation back to its organisation, at most once; returns the amount.
+
+    Call it after a write to the fine-tune's row in the same transaction (that write locks the row on
+    PostgreSQL, the database on SQLite), so a worker settling the same fine-tune cannot interleave;
+    the conditional UPDATE makes a second release a no-op either way.
+    """
+    org_id, amount = session.execute(
+        select(FineTune.org_id, FineTune.credits_reserved).where(FineTune.id == fine_tune_id)
+    ).one()
+    if not amount:
+        return 0
+    moved = session.execute(
+        update(FineTune).where(FineTune.id == fine_tune_id, FineTune.credits_reserved == amount)
+        .values(credits_reserved=0).execution_options(synchronize_session=False)
     )
+    if moved.rowcount != 1:
+        return 0
+    release_credits(session, org_id, int(amount))
+    return int(amount)
 
 
 def charge(session: Session, org_id: str, amount: int, what: str) -> None:

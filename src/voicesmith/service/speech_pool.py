@@ -20,6 +20,7 @@ T = TypeVar("T")
 _END = object()
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_threads_per_task = 1
 
 
 def free_cores() -> int:
@@ -30,9 +31,17 @@ def free_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def set_threads_per_task(threads: int) -> None:
+    """How many cores one synthesis step keeps busy (the engine's own thread pool); call before the first use."""
+    global _threads_per_task
+    _threads_per_task = max(1, threads)
+
+
 def pool_size() -> int:
+    """VOICESMITH_TTS_WORKERS, else as many concurrent steps as the free cores hold without oversubscription
+    (an engine running on 2 threads on 2 cores gets 1 worker: two steps at once would only fight for the cores)."""
     raw = os.environ.get("VOICESMITH_TTS_WORKERS")
-    return max(1, int(raw)) if raw else free_cores()
+    return max(1, int(raw)) if raw else max(1, free_cores() // _threads_per_task)
 
 
 def synthesis_pool() -> ThreadPoolExecutor:

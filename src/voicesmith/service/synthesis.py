@@ -16,11 +16,10 @@ import numpy as np
 from voicesmith.config import get_settings
 from voicesmith.engine.synthesis import SUPPORTED_LANGUAGES, PhonemeTiming, WordTiming, get_synthesizer
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.service import usage, voices
+from voicesmith.service import speech_pool, usage, voices
 from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
-from voicesmith.service.speech_pool import iterate_in_pool
 from voicesmith.store.blobs import get_blob_store
 
 
@@ -130,8 +129,10 @@ def speech_sample_rate() -> int:
 
 def warm_up() -> None:
     """Load the engine and run it once, so the first request does not pay for loading (call off the loop)."""
+    synthesizer = get_synthesizer()
+    speech_pool.set_threads_per_task(getattr(getattr(synthesizer, "model", None), "threads", 1))
     # The whole text path once: normalisation, espeak-ng (initialised here, single-threaded) and the model.
-    get_synthesizer().synthesize("Hello.", VoiceArtifact(style=np.zeros(256, dtype=np.float32)))
+    synthesizer.synthesize("Hello.", VoiceArtifact(style=np.zeros(256, dtype=np.float32)))
 
 
 def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], bytes], *,
@@ -168,7 +169,7 @@ def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], by
                 return
             started = time.perf_counter()
 
-    return iterate_in_pool(pieces)
+    return speech_pool.iterate_in_pool(pieces)
 
 
 def _apply_volume(audio: np.ndarray, volume: float) -> np.ndarray:

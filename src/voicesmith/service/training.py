@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from voicesmith.config import get_settings
 from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.service.orgs import release_fine_tune_reservation
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import FineTune, Organization, UsageEvent, Voice
@@ -183,35 +184,6 @@ def record_progress(
         return result.rowcount == 1
 
 
-def _release_reservation(s: Session, fine_tune_id: str) -> int:
-    """Move the fine-tune's reservation back to its organisation; idempotent. Returns the amount.
-
-    Call only after a write to the fine-tune row in the same transaction: that write holds the row
-    (PostgreSQL) or the database (SQLite), so the amount read here cannot change under us.
-    """
-    ft = s.execute(
-        select(FineTune.org_id, FineTune.credits_reserved).where(FineTune.id == fine_tune_id)
-    ).one()
-    amount = int(ft.credits_reserved or 0)
-    if amount <= 0:
-        return 0
-    moved = s.execute(
-        update(FineTune)
-        .where(FineTune.id == fine_tune_id, FineTune.credits_reserved == amount)
-        .values(credits_reserved=0)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:
-        return 0
-    s.execute(
-        update(Organization)
-        .where(Organization.id == ft.org_id)
-        .values(credits_reserved=Organization.credits_reserved - amount)
-        .execution_options(synchronize_session=False)
-    )
-    return amount
-
-
 def fail(
     fine_tune_id: str,
     error_code: str,
@@ -243,7 +215,7 @@ def fail(
         )
         if result.rowcount != 1:
             return False
-        _release_reservation(s, fine_tune_id)
+        release_fine_tune_reservation(s, fine_tune_id)
         return True
 
 
@@ -467,7 +439,7 @@ def _fail_if_unattended(
         )
         if result.rowcount != 1:
             return False
-        _release_reservation(s, fine_tune_id)
+        release_fine_tune_reservation(s, fine_tune_id)
         return True
 
 

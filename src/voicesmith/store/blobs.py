@@ -172,6 +172,9 @@ class LocalBlobStore:
         return removed
 
 
+# What the rest of voicesmith codes against; the local filesystem is the only backend today.
+BlobStore = LocalBlobStore
+
 _store_lock = threading.Lock()
 
 
@@ -180,10 +183,8 @@ def _store_for(root: str) -> LocalBlobStore:
     return LocalBlobStore(Path(root))
 
 
-def get_blob_store() -> LocalBlobStore:
+def get_blob_store() -> BlobStore:
     """The blob store for the configured data directory (one per directory, so tests can switch)."""
     with _store_lock:
         return _store_for(str(get_settings().blob_dir))
 
-
-BlobStore = LocalBlobStore

@@ -75,22 +75,18 @@ async def upload_file(dataset_id: str, request: Request, principal: Principal = 
     upload = await run_in_threadpool(datasets.begin_upload, principal.org_id, dataset_id)
     try:
         form = await parse_streaming(request, "file", upload.writer)
-    except UploadDisconnected:
-        upload.abort()
-        return Response(status_code=400)  # nobody is listening; just leave nothing behind
-    except BlobTooLarge:
-        raise ApiError(413, "file_too_large", "Payload too large", f"Uploads are limited to {max_bytes:,} bytes.") from None
-    except BaseException:
-        upload.abort()
-        raise
-    if not form.file_found:
-        upload.abort()
-        raise ApiError(422, "invalid_request", "Invalid request", "Invalid request: file: field required.")
-    try:
+        if not form.file_found:
+            raise ApiError(422, "invalid_request", "Invalid request", "Invalid request: file: field required.")
         await run_in_threadpool(datasets.finish_upload, upload, form.filename or "upload", form.fields.get("purpose"),
                                 form.file_content_type)
-    except BaseException:
+    except UploadDisconnected:
         upload.abort()
+        return Response(status_code=400)  # nobody is listening any more; what matters is leaving nothing behind
+    except BlobTooLarge:
+        upload.abort()
+        raise ApiError(413, "file_too_large", "Payload too large", f"Uploads are limited to {max_bytes:,} bytes.") from None
+    except BaseException:
+        upload.abort()  # idempotent; finish_upload may already have cleaned up
         raise
     return Response(status_code=204)
 

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -24,13 +25,12 @@ from voicesmith.api.tts_contexts import frames
 from voicesmith.api.tts_requests import check_pronunciation_dict, output_format_of, parse_json, plan_for, validate_body
 from voicesmith.api.tts_schemas import BytesRequest, SSERequest
 from voicesmith.api.versions import ApiVersion, api_version
-from voicesmith.engine.encoding import Encoder, content_type, make_encoder
+from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.service.errors import ServiceError
 from voicesmith.service.synthesis import (SavedAudio, SpeechPlan, charge_speech, check_transcript, save_audio,
                                           speech_sample_rate, stream_speech, warm_up)
 
 log = logging.getLogger("voicesmith.api.tts")
-
 
 
 @asynccontextmanager
@@ -50,8 +50,12 @@ router.include_router(tts_websocket.router)
 _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
-async def _prepare(request: Request, principal: Principal, version: ApiVersion, model: type, *, raw_only: bool):
-    """Parse, validate and charge; returns (request body, output format, plan). Raises 4xx before streaming."""
+Body = TypeVar("Body", BytesRequest, SSERequest)
+
+
+async def _prepare(request: Request, principal: Principal, version: ApiVersion, model: type[Body], *,
+                   raw_only: bool) -> tuple[Body, OutputFormat, SpeechPlan]:
+    """Parse, validate and charge; raises 4xx before anything is streamed."""
     body = validate_body(parse_json(await request.body()), model)
     fmt = output_format_of(body.output_format, raw_only=raw_only)
     check_transcript(body.transcript)
