@@ -47,16 +47,30 @@ def test_per_file_verdicts_come_from_the_report_or_the_files_analyses() -> None:
 
 
 def test_fine_tune_report_figures_become_columns_per_voice() -> None:
-    voices = [_voice("v1", "Close"), _voice("v2", "Clear")]
-    report = {"held_out_utterances": 6, "floor": {"voice": "jf_alpha", "similarity": 0.67}, "stock": {"a": 0.5}, "voices": [
-        {"voice_id": "v1", "similarity": 0.8812, "wer": 0.05, "label": "close"},
-        {"name": "Clear", "similarity": 0.85, "wer": 0.02},
-    ]}
+    # The shape engine.evaluate.build_report produces (voices matched by name), plus a voice_id match.
+    voices = [_voice("v1", "Ann — closest match"), _voice("v2", "Ann — clear")]
+    report = {
+        "held_out_utterances": 5,
+        "floor": {"voice": "jf_gongitsune", "similarity": 0.7062},
+        "ceiling": {"similarity": 0.9344, "what": "held-out real recordings"},
+        "speaker": {"f0_median_hz": 195.1, "rate_phones_per_s": 12.16, "real_wer": 0.0},
+        "wer_note": None,
+        "voices": [
+            {"voice_id": "v1", "name": "renamed since", "similarity": 0.7556, "gap_closed": 0.217, "wer": 0.0,
+             "details": {"seconds": 326.7}},
+            {"key": "clear", "name": "Ann — clear", "similarity": 0.7663, "gap_closed": 0.264, "wer": 0.05,
+             "new_metric": 3},
+        ],
+    }
     figures = render.report_figures(report, voices)
-    assert figures == {"v1": {"similarity": "0.881", "wer": "0.05"}, "v2": {"similarity": "0.85", "wer": "0.02"}}
-    assert render.report_headline(report) == ["held out utterances: 6", "floor: similarity 0.67"]
+    assert figures["v1"] == {"similarity": "0.756", "gap closed": "22%", "WER": "0%"}
+    assert figures["v2"] == {"similarity": "0.766", "gap closed": "26%", "WER": "5%", "new metric": "3"}
+    headline = render.report_headline(report)
+    assert "best stock voice (jf_gongitsune) 0.706" in headline[0] and "recordings 0.934" in headline[0]
+    assert headline[1] == "speaker: median pitch Hz 195, phones/s 12.2, WER of the real recordings 0%"
+    assert "5 held-out clips" in headline[2] and len(headline) == 3
     text = _text(render.voices_table(voices, figures))
-    assert "similarity" in text and "0.881" in text
+    assert "gap closed" in text and "26%" in text
 
 
 def test_durations_and_sizes_read_naturally() -> None:

@@ -218,7 +218,10 @@ def _attach(client: VoicesmithClient, fine_tune_id: str, output_dir: Path) -> No
     voices, report = workflow.fine_tune_results(client, ft)
     for line in render.report_headline(report):
         out.print(line, highlight=False)
-    out.print(render.voices_table(voices, render.report_figures(report, voices), title=f"Voices of {ft.name}"))
+    figures = render.report_figures(report, voices)
+    out.print(render.voices_table(voices, figures, title=f"Voices of {ft.name}", descriptions=False))
+    for voice in voices:  # descriptions say how the four differ: too long for table cells
+        out.print(f"- {voice.description or voice.name}", markup=False, highlight=False)
     for path in workflow.write_previews(client, ft, voices, output_dir, out):
         out.print(f"preview: {path}", markup=False, highlight=False)
     out.print(f"Speak with one: voicesmith say \"Hello there\" --voice {voices[0].id if voices else 'VOICE_ID'} -o hello.wav", markup=False, highlight=False)

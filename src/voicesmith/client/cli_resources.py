@@ -220,4 +220,6 @@ def fine_tunes_report(fine_tune_id: str, as_json: JsonOption = False, base_url: 
         return
     for line in render.report_headline(report):
         out.print(line, highlight=False)
-    out.print(render.voices_table(voices, render.report_figures(report, voices)))
+    out.print(render.voices_table(voices, render.report_figures(report, voices), descriptions=False))
+    for voice in voices:
+        out.print(f"- {voice.description or voice.name}", markup=False, highlight=False)

@@ -91,15 +91,19 @@ def fine_tune_details(ft: FineTune) -> Table:
     return table
 
 
-def voices_table(voices: list[Voice], figures: dict[str, dict[str, str]] | None = None, title: str = "Voices") -> Table:
+def voices_table(
+    voices: list[Voice], figures: dict[str, dict[str, str]] | None = None, title: str = "Voices", descriptions: bool = True
+) -> Table:
     """Voices, with per-voice report figures as extra columns when given (voice id -> {column: text})."""
     columns = []
     for per_voice in (figures or {}).values():
         columns.extend(c for c in per_voice if c not in columns)
-    table = _table(title, [v.id for v in voices], "id", "name", "language", "description", *columns)
+    text_columns = ("language", "description") if descriptions else ()
+    table = _table(title, [v.id for v in voices], "id", "name", *text_columns, *columns)
     for v in voices:
         extra = (figures or {}).get(v.id, {})
-        _add_row(table, v.id, v.name, v.language, v.description, *(extra.get(c, "") for c in columns))
+        text = (v.language, v.description) if descriptions else ()
+        _add_row(table, v.id, v.name, *text, *(extra.get(c, "") for c in columns))
     return table
 
 
@@ -153,40 +157,60 @@ def dataset_report_files(report: DatasetReport, only_problems: bool = False) -> 
     return table
 
 
+# Per-voice report metrics: column title and format. Unknown numeric metrics still show, as is.
+_FIGURES = {
+    "similarity": ("similarity", lambda v: f"{v:.3f}"),
+    "gap_closed": ("gap closed", lambda v: f"{v:.0%}"),
+    "wer": ("WER", lambda v: f"{v:.0%}"),
+    "f0_median_hz": ("pitch Hz", lambda v: f"{v:.0f}"),
+    "rate_phones_per_s": ("phones/s", lambda v: f"{v:.1f}"),
+}
+
+
 def report_figures(report: dict[str, Any] | None, voices: list[Voice]) -> dict[str, dict[str, str]]:
     """Per-voice numbers from a fine-tune report, as table columns (voice id -> {column: text}).
 
-    The report lists one entry per voice (matched by voice id, else by name); every numeric metric in
-    that entry becomes a column, so new metrics show up without a CLI change.
+    The report lists one entry per voice (matched by voice id, else by name).
     """
-    entries = (report or {}).get("voices") or []
-    if isinstance(entries, dict):
-        entries = [{"id": k, **v} for k, v in entries.items() if isinstance(v, dict)]
+    entries = [e for e in (report or {}).get("voices") or [] if isinstance(e, dict)]
     figures: dict[str, dict[str, str]] = {}
     for v in voices:
-        entry = next((e for e in entries if isinstance(e, dict) and v.id in (e.get("voice_id"), e.get("id"))), None)
-        entry = entry or next((e for e in entries if isinstance(e, dict) and e.get("name") == v.name), None)
+        entry = next((e for e in entries if v.id in (e.get("voice_id"), e.get("id"))), None)
+        entry = entry or next((e for e in entries if e.get("name") == v.name), None)
         if entry:
-            figures[v.id] = {k: _fmt(val) for k, val in entry.items() if _is_number(val)}
+            figures[v.id] = {}
+            for key, value in entry.items():
+                if _is_number(value):
+                    title, fmt = _FIGURES.get(key, (key.replace("_", " "), _fmt))
+                    figures[v.id][title] = fmt(value)
     return figures
 
 
-HEADLINE_SKIP = frozenset({"voices", "stock"})  # per-voice figures go in the table; stock scores are detail
-
-
 def report_headline(report: dict[str, Any] | None) -> list[str]:
-    """The fine-tune report's overall figures (floor, ceiling, the speaker's own WER...), one per line."""
+    """What the per-voice figures are measured against: the best stock voice (floor), the speaker's
+    own held-out recordings (ceiling), and the speaker's pitch, pace and WER."""
+    if not report:
+        return []
     lines = []
-    for key, value in (report or {}).items():
-        if key in HEADLINE_SKIP:
-            continue
-        label = key.replace("_", " ")
-        if _is_number(value):
-            lines.append(f"{label}: {_fmt(value)}")
-        elif isinstance(value, dict):
-            parts = [f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in value.items() if _is_number(v)]
-            if parts:
-                lines.append(f"{label}: {', '.join(parts)}")
+    floor, ceiling = report.get("floor") or {}, report.get("ceiling") or {}
+    if _is_number(floor.get("similarity")) and _is_number(ceiling.get("similarity")):
+        lines.append(
+            f"likeness scale: best stock voice ({floor.get('voice', '?')}) {floor['similarity']:.3f}, "
+            f"the speaker's own recordings {ceiling['similarity']:.3f}; 'gap closed' is how far each voice got"
+        )
+    speaker = report.get("speaker") or {}
+    parts = [
+        f"{label} {fmt(speaker[key])}"
+        for key, (label, fmt) in {"f0_median_hz": ("median pitch Hz", _fmt), "rate_phones_per_s": ("phones/s", _fmt),
+                                   "real_wer": ("WER of the real recordings", lambda v: f"{v:.0%}")}.items()
+        if _is_number(speaker.get(key))
+    ]
+    if parts:
+        lines.append("speaker: " + ", ".join(parts))
+    if _is_number(report.get("held_out_utterances")):
+        lines.append(f"measured on {report['held_out_utterances']} held-out clips not used in training")
+    if report.get("wer_note"):
+        lines.append(str(report["wer_note"]))
     return lines
 
 

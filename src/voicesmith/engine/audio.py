@@ -359,8 +359,10 @@ def estimate_snr_db(audio: np.ndarray, sr: int, speech_mask: np.ndarray | None =
     10 non-speech frames (not counting 3 frames either side of speech), the median power of those
     frames, but never more than the 3rd percentile of 10 ms frame powers; without a mask or pauses,
     that percentile alone (it lands in stop closures and breaths). Signal power: the mean of the
-    speech frames (or of all frames) minus the noise. Measured on real clips with white noise added
-    at 0-30 dB: see SNR_EVIDENCE below. None when there is no signal at all.
+    speech frames (or of all frames) minus the noise. Measured on 100 real clips (4 speakers) with
+    white noise added at 0-30 dB: medians 0.6-1.3 dB high with pauses (the percentile cap reads the
+    noise a little low); speech only, no pauses: medians within 0.7 dB, worst decile 2.5 dB low at
+    30 dB. Clean corpus clips: 5th percentile 31 dB. None when there is no signal at all.
     """
     power = 10 ** (frame_power_db(audio, sr, frame_s) / 10)
     if len(power) == 0:

@@ -142,16 +142,57 @@ class FineTuneResult:
 
 # --- progress ----------------------------------------------------------------------------------
 
-# Share of the overall progress bar per stage (roughly their share of the time on 2 cores, see
-# bench/bench_fine_tune.py). Segmenting and transcribing alternate file by file, so they share one
-# span, driven by the data preparation's own fraction.
-_STAGE_SPAN = {"ingest": (0.0, 0.08), "segment": (0.08, 0.22), "transcribe": (0.08, 0.22),
-               "adapt": (0.22, 0.9), "evaluate": (0.9, 1.0)}
+# Seconds of work per unit on 2 free cores (bench/bench_fine_tune.py), used only to size each
+# stage's share of the progress bar so the ETA extrapolated from elapsed time is fair from the start.
+_COST_ANALYSIS_PER_AUDIO_S = 0.03
+_COST_PREPARE_PER_AUDIO_S = 0.06
+_COST_PER_SYNTHESIS = 0.35
+_COST_PER_TRANSCRIPTION = 0.3
+
+
+def _audio_seconds(files: list[AudioFile]) -> float:
+    from voicesmith.engine.audio import AudioDecodeError, probe_audio
+
+    total = 0.0
+    for f in files:
+        try:
+            total += probe_audio(f.path).duration_s
+        except (AudioDecodeError, OSError):
+            continue
+    return total
+
+
+def _stage_spans(budget: Budget, audio_s: float, analysed: bool) -> dict[str, tuple[float, float]]:
+    """Each stage's [start, end) share of the progress bar, from the work the budget plans.
+    Segmenting and transcribing alternate file by file, so they share one span."""
+    b = budget
+    per_gen = b.popsize * b.sentences_per_generation
+    checks = lambda gens: (gens // max(1, b.guard_every) + 2) * b.guard_sentences  # noqa: E731
+    adapt_syn = (7 * 2 * b.probe_sentences + b.generations * per_gen + checks(b.generations) + 2 * b.guard_sentences
+                 + 2 * (b.variant_generations * per_gen + checks(b.variant_generations)))
+    guard_asr = checks(b.generations) + 2 * b.guard_sentences + 2 * checks(b.variant_generations)
+    cost = {
+        "ingest": audio_s * (0.1 * _COST_ANALYSIS_PER_AUDIO_S if analysed else _COST_ANALYSIS_PER_AUDIO_S),
+        "prepare": audio_s * _COST_PREPARE_PER_AUDIO_S,
+        "adapt": adapt_syn * _COST_PER_SYNTHESIS + guard_asr * _COST_PER_TRANSCRIPTION,
+        "evaluate": b.eval_utterances * (10 * _COST_PER_SYNTHESIS + 6 * _COST_PER_TRANSCRIPTION),
+    }
+    total = sum(cost.values()) or 1.0
+    spans, at = {}, 0.0
+    for stage in ("ingest", "prepare", "adapt", "evaluate"):
+        spans[stage] = (at, at + cost[stage] / total)
+        at = spans[stage][1]
+    spans["segment"] = spans["transcribe"] = spans.pop("prepare")
+    return spans
 
 
 class _Progress:
-    def __init__(self, report: Callable[[ProgressUpdate], None], should_cancel: Callable[[], bool]) -> None:
+    def __init__(
+        self, report: Callable[[ProgressUpdate], None], should_cancel: Callable[[], bool],
+        spans: dict[str, tuple[float, float]],
+    ) -> None:
         self._report = report
+        self._spans = spans
         self._should_cancel = should_cancel
         self._t0 = time.monotonic()
         self._last = 0.0
@@ -160,7 +201,7 @@ class _Progress:
     def __call__(self, stage: str, fraction: float, message: str) -> None:
         if self._should_cancel():
             raise Cancelled()
-        lo, hi = _STAGE_SPAN[stage]
+        lo, hi = self._spans[stage]
         overall = max(self._last, lo + (hi - lo) * min(max(fraction, 0.0), 1.0))
         self._last = overall
         if self._first is None:
@@ -454,7 +495,7 @@ def run_fine_tune(
     workdir.mkdir(parents=True, exist_ok=True)
     budget = budget_from_params(request.params)
     seed = int(request.params.get("seed", 0))
-    tracker = _Progress(progress, should_cancel)
+    tracker = _Progress(progress, should_cancel, _stage_spans(budget, _audio_seconds(request.files), bool(request.analyses)))
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 

@@ -87,7 +87,9 @@ class Renderer:
     def speak(self, style: np.ndarray, phonemes: str, speed: float = 1.0, pitch_scale: float = 1.0) -> np.ndarray:
         n_tokens = len(self.synthesizer.model.tokenize(phonemes))
         audio, _ = self.synthesizer.synthesize_phonemes(phonemes, style_row(style, n_tokens), speed, pitch_scale)
-        return audio
+        # A style far off the map can make the decoder blow up; measure that as the noise it is
+        # rather than let inf/NaN reach the embedder and the recogniser.
+        return np.clip(np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return list(self._pool.map(fn, items))

@@ -88,8 +88,11 @@ def choose_start(
     weights: ObjectiveWeights,
     should_cancel: Callable[[], bool] | None = None,
 ) -> tuple[StartOption, Candidate, dict[str, float]]:
-    """Score every start option on the same sentences (pitch and speed calibrated to the speaker
-    first, so options are compared on timbre and style), return the best with its calibration."""
+    """Score every start option on the same sentences, as is and with pitch and speed calibrated to
+    the speaker's median F0 and rate; return the best (by the full objective) and the ranking.
+
+    Both are tried because a pitch-shifted stock voice is not always closer: Kokoro scales F0 but
+    keeps the voice's formants, and the speaker encoder can prefer the unshifted voice."""
 
     def probe(options: list[StartOption], calibrations: list[tuple[float, float]]) -> list[Measurement]:
         out = []
@@ -102,14 +105,15 @@ def choose_start(
     raw = probe(stock, [(1.0, 1.0)] * len(stock))
     stock_similarity = {o.label.removeprefix("stock "): m.similarity for o, m in zip(stock, raw)}
     options = start_options(target, stock_similarity)
-    first = raw + probe(options[len(stock):], [(1.0, 1.0)] * (len(options) - len(stock)))
-    calibrations = [calibrate(m, target, 1.0, 1.0) for m in first]
+    raw += probe(options[len(stock):], [(1.0, 1.0)] * (len(options) - len(stock)))
+    calibrations = [calibrate(m, target, 1.0, 1.0) for m in raw]
     calibrated = probe(options, calibrations)
-    scores = [m.score for m in calibrated]
-    best = int(np.argmax(scores))
-    pitch, speed = calibrations[best]
-    ranking = {o.label: round(float(s), 4) for o, s in zip(options, scores)}
-    return options[best], Candidate(options[best].z, pitch, speed), ranking
+    tried = [(o, (1.0, 1.0), m, o.label) for o, m in zip(options, raw)]
+    tried += [(o, c, m, f"{o.label}, pitch/speed calibrated") for o, c, m in zip(options, calibrations, calibrated)]
+    best = max(tried, key=lambda t: t[2].score)
+    option, (pitch, speed), _, label = best
+    ranking = {t[3]: round(float(t[2].score), 4) for t in tried}
+    return StartOption(label, option.space, option.z), Candidate(option.z, pitch, speed), ranking
 
 
 # --- prosody groups ----------------------------------------------------------------------------
