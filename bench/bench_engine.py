@@ -39,6 +39,15 @@ PARAGRAPH = " ".join(SENTENCES[:12])  # ~40 s of speech, chunked by sentence
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process image. /proc's VmHWM, not getrusage: ru_maxrss survives exec, so a
+    child would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tts_support import assert_speech, decode_mp3, decode_raw, decode_wav, rms, stock_voice_ids, tts_body
+from tests.tts_support import assert_speech, decode_mp3, decode_raw, decode_wav, rms, stock_voice_ids, tts_body
 
 SHORT = "Hello there, how are you today?"
 
@@ -118,6 +118,20 @@ def _speak(api, org: str, voice_id: str, text: str) -> httpx.Response:
     return api.client.post("/tts/bytes", json=body, headers=api.h(org))
 
 
+def _own_voice(api, org: str, kind: str) -> str:
+    """A voice owned by `org`, made of a real stock style (a random style can make the engine ramble)."""
+    from voicesmith.engine.stock import stock_voices
+    from voicesmith.service.ids import new_uuid
+    from voicesmith.service.voices import store_voice
+    from voicesmith.store.db import session_scope
+
+    voice_id = new_uuid()
+    with session_scope() as session:
+        store_voice(session, voice_id=voice_id, org_id=api.org_id(org), kind=kind, name=f"{org} voice",
+                    description="", language="en", artifact=stock_voices()[0].artifact)
+    return voice_id
+
+
 def test_credits_per_character(api):
     stock = api.client.get("/voices", headers=api.h("payer")).json()["data"][0]["id"]
     text = "Four words cost this."
@@ -129,7 +143,7 @@ def test_credits_per_character(api):
 
 
 def test_professional_voice_costs_one_and_a_half(api):
-    own = api.add_voice("studio", "Pro", kind="fine_tune")
+    own = _own_voice(api, "studio", "fine_tune")
     text = "Odd length text."  # 16 characters -> 24 credits; an odd count would show the rounding up
     before, _ = api.credits("studio")
     r = _speak(api, "studio", own, text)
@@ -147,7 +161,7 @@ def test_insufficient_credits_is_402(api):
 
 
 def test_other_orgs_voice_is_not_found(api):
-    private = api.add_voice("owner-org", "Mine", kind="clone")
+    private = _own_voice(api, "owner-org", "clone")
     r = _speak(api, "intruder-org", private, "Let me use your voice.")
     assert r.status_code == 404, r.text
     assert r.json()["error_code"] == "voice_not_found"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tts_support import stock_voice_ids, tts_body
+from tests.tts_support import stock_voice_ids, tts_body
 
 RAW = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 16000}
 UNKNOWN_VOICE = "00000000-0000-4000-8000-000000000000"

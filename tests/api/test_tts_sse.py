@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tts_support import TWO_SENTENCES, assert_speech, decode_raw, stock_voice_ids, tts_body
+from tests.tts_support import TWO_SENTENCES, assert_speech, decode_raw, stock_voice_ids, tts_body
 from voicesmith.engine.wer import normalize_words
 
 

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tts_support import assert_speech, decode_raw, stock_voice_ids
+from tests.tts_support import assert_speech, decode_raw, stock_voice_ids
 from voicesmith.api.tts_buffer import TranscriptBuffer, complete_prefix, word_prefix
 from voicesmith.engine.wer import normalize_words
 

@@ -1,8 +1,8 @@
 """The `voicesmith` CLI run as a user runs it: a subprocess, a real server, real speech.
 
-The clone tests use ~100 s of a real speaker (allison_en). Until the fine-tune trainer is installed,
-the server ends every fine-tune `failed` with error_code `no_trainer`: the full-path test then
-xfails with that reason (visible in the summary), and fails on any other outcome except completion.
+The clone tests train on ~2 minutes of a real speaker (allison_en) with the tiny budget. A server
+without a trainer ends every fine-tune `failed` with error_code `no_trainer`: the full-path test then
+xfails with that reason (visible in the summary); any other outcome than `completed` fails it.
 """
 
 from __future__ import annotations

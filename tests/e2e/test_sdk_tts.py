@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tts_support import THREE_SENTENCES, assert_speech, decode_mp3, decode_raw, decode_wav, stock_voice_ids
+from tests.tts_support import THREE_SENTENCES, assert_speech, decode_mp3, decode_raw, decode_wav, stock_voice_ids
 from voicesmith.engine.wer import normalize_words, wer
 
 cartesia = pytest.importorskip("cartesia", minversion="4")

@@ -28,6 +28,10 @@ from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice_profile import SpeakerProfile, measure
 
 
+
+# Real synthesis and recognition: minutes on a busy shared machine, seconds on a free one.
+pytestmark = pytest.mark.timeout(900)
+
 def test_sep_cmaes_improves_a_quadratic_and_stays_in_the_box():
     rng = np.random.default_rng(1)
     n = 20
@@ -93,6 +97,7 @@ def renderer():
         yield r
 
 
+@pytest.mark.slow
 def test_real_recordings_measure_as_a_perfect_match_of_themselves(clips, sentences, profile):
     """The objective's terms are zero-error for the speaker's own recordings of the same sentences."""
     m = measure_clips([c.audio for c in clips[:3]], 24000, sentences[:3], profile, np.zeros(256), 4.0,
@@ -104,6 +109,7 @@ def test_real_recordings_measure_as_a_perfect_match_of_themselves(clips, sentenc
     assert abs(12 * np.log2(m.f0_median_hz / profile.f0_median_hz)) < 2.5
 
 
+@pytest.mark.slow
 def test_guard_tells_speech_from_a_garbled_voice(sentences, renderer):
     guard = IntelligibilityGuard(sentences[:2], "en", renderer)
     stock = style_space.stock_packs()["jf_alpha"]
@@ -116,6 +122,7 @@ def test_guard_tells_speech_from_a_garbled_voice(sentences, renderer):
     assert bad >= 0.5
 
 
+@pytest.mark.slow
 def test_search_checkpoints_every_generation_and_resumes(tmp_path, sentences, profile, renderer):
     task = AdaptTask(
         name="t",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ingest_signals import harmonic_tone, white_noise  # tests/engine/ is on sys.path
+from tests.engine.ingest_signals import harmonic_tone, white_noise  # tests/engine/ is on sys.path
 from voicesmith.engine import audio, segment
 from voicesmith.engine.dataset_report import FLAG_CLIPPING, REJECT_CLIPPING
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ingest_signals import concat, music, white_noise
+from tests.engine.ingest_signals import concat, music, white_noise
 from voicesmith.engine import audio, dataset_report, transcribe
 from voicesmith.engine.dataset_report import SourceFile, analyze_file, build_report, prepare_utterances
 from voicesmith.engine.wer import wer

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ingest_signals import concat, harmonic_tone, music, pink_noise, white_noise
+from tests.engine.ingest_signals import concat, harmonic_tone, music, pink_noise, white_noise
 from voicesmith.engine import audio, segment
 from voicesmith.engine.segment import Span, plan_utterances
 

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from tts_sentences import SENTENCES  # tests/engine/ is on sys.path (rootdir-less test modules)
+from tests.engine.tts_sentences import SENTENCES  # tests/engine/ is on sys.path (rootdir-less test modules)
 from voicesmith.engine.kokoro import weights
 from voicesmith.engine.kokoro.onnx import FRAME_SAMPLES, MAX_PHONEMES, KokoroOutput
 from voicesmith.engine.stock import stock_voices

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jobs_support import JobsEnv, make_jobs_env
+from tests.jobs.jobs_support import JobsEnv, make_jobs_env
 
 
 @pytest.fixture()

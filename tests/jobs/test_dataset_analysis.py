@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from jobs_support import JobsEnv
+from tests.jobs.jobs_support import JobsEnv
 
 from voicesmith.jobs.tasks import analyze_dataset
 from voicesmith.service import dataset_analysis

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from jobs_support import JobsEnv
+from tests.jobs.jobs_support import JobsEnv
 
 from voicesmith.jobs import tasks
 

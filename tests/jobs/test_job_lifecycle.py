@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from jobs_support import JobsEnv, wait_for
+from tests.jobs.jobs_support import JobsEnv, wait_for
 
 from voicesmith.jobs import dispatch
 

@@ -12,7 +12,7 @@ import os
 import signal
 
 import psutil
-from jobs_support import HEARTBEAT_TIMEOUT_S, JobsEnv, wait_for
+from tests.jobs.jobs_support import HEARTBEAT_TIMEOUT_S, JobsEnv, wait_for
 
 from voicesmith.jobs import dispatch
 

@@ -11,7 +11,7 @@ import subprocess
 
 import httpx
 import psutil
-from jobs_support import JobsEnv, free_port, wait_for
+from tests.jobs.jobs_support import JobsEnv, free_port, wait_for
 
 from voicesmith import credentials
 from voicesmith.jobs import dispatch

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicesmith.engine import speaker
+from voicesmith.engine import speaker, style_space
 from voicesmith.engine.audio import f0_stats
 from voicesmith.engine.cmaes import CMAState, SepCMAES
 from voicesmith.engine.rendering import Cancelled, Renderer
@@ -221,6 +221,19 @@ class IntelligibilityGuard:
         if not self.uses_wer:
             self.references = self.transcripts(style, speed, pitch_scale)
 
+    def start_error(self, style: np.ndarray, speed: float, pitch_scale: float, should_cancel=None) -> float:
+        """The error the start voice is held to.
+
+        WER: the start voice's own WER. Drift: the reference *is* the start voice, so its own drift
+        is zero by construction; tiny.en's transcripts of another language change with any change
+        of voice, so the baseline is the drift between the start voice and two stock voices
+        (voices known to speak clearly): a candidate may drift about as much as they do."""
+        if self.uses_wer:
+            return self.check(style, speed, pitch_scale, should_cancel)
+        packs = list(style_space.stock_packs().values())
+        others = [packs[0], packs[-1]]  # jf_alpha and jm_kumo: a feminine and a masculine voice
+        return float(np.mean([self.check(p, 1.0, 1.0, should_cancel) for p in others]))
+
     def error(self, hypotheses: Sequence[str]) -> float:
         assert self.references is not None, "set_reference_voice first"
         if self.uses_wer:
@@ -366,7 +379,7 @@ def adapt(
     else:
         start_style = task.space.style(task.start.z)
         guard.set_reference_voice(start_style, task.start.speed, task.start.pitch_scale)
-        start_error = guard.check(start_style, task.start.speed, task.start.pitch_scale, should_cancel)
+        start_error = guard.start_error(start_style, task.start.speed, task.start.pitch_scale, should_cancel)
         state = es.initial_state(_start_x(task), budget.sigma0)
         accepted_x, accepted_error = state.mean.copy(), start_error
         history, elapsed = [], 0.0

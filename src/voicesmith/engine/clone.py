@@ -1,11 +1,11 @@
 """Instant clone: a voice from one 5-30 s clip in well under 3 s, with no synthesis in the loop.
 
-A small linear mapping, trained on pairs the model generated itself (scripts/train_clone_mapping.py):
-random style offsets around the stock packs were spoken, embedded with Resemblyzer at 24, 16 and
-8 kHz, and a ridge regression learned embedding -> style offset (in a low-rank basis), per
-bandwidth; a second regression predicts the median F0 a style speaks at, so the pitch scale can put
-the voice on the clip's own median F0. At clone time: detect the clip's real bandwidth, embed it,
-measure its F0, apply the mapping. Speed stays 1.0 (the clip's speaking rate would need a transcript).
+At clone time: detect the clip's real bandwidth (8 kHz phone audio stays 8 kHz audio whatever rate
+it was saved at), embed it with Resemblyzer at that bandwidth, measure its median F0, and apply the
+small shipped mapping (`CloneMapping`, built by scripts/train_clone_mapping.py from the model's own
+syntheses): a similarity-weighted blend of the stock packs, plus a learned offset where it helped,
+at the pitch scale that puts the voice on the clip's median F0. Speed stays 1.0 (the clip's speaking
+rate would need a transcript).
 
 The same mapping is one of the start points the fine-tune considers.
 """
@@ -37,48 +37,75 @@ class CloneError(ValueError):
 
 @dataclass
 class CloneMapping:
-    bands: list[int]  # comparison rates the mapping was trained for, e.g. [24000, 16000, 8000]
-    coef: dict[int, np.ndarray]  # band -> (257, k): [embedding, 1] -> basis coordinates
-    basis: np.ndarray  # (k, 256)
-    z_mean: np.ndarray  # (256,)
-    f0_coef: np.ndarray  # (257,): [z, 1] -> log F0 (Hz) of the style at pitch scale 1
+    """Embedding (+ F0) -> voice, in two parts.
+
+    1. Anchors: the five stock packs' embedding centroids at each bandwidth. A clip's embedding is
+       compared with them and the packs are blended with softmax(cosine / tau) weights: the packs
+       it sounds most like dominate.
+    2. A learned residual (optional): ridge regression from the embedding to a shared style offset
+       in a low-rank basis, fitted on model-generated pairs; absent when cross-validation found no
+       gain.
+    The pitch scale puts the voice on the clip's median F0, using the F0 the pairs measured.
+    """
+
+    bands: list[int]
+    packs: list[str]  # anchor order
+    anchors: dict[int, np.ndarray]  # band -> (n_packs, 256) unit centroids
+    anchor_f0: np.ndarray  # (n_packs,) median F0 of each pack at pitch scale 1
+    tau: float
+    coef: dict[int, np.ndarray] | None  # band -> (257, k)
+    basis: np.ndarray | None  # (k, 256)
+    f0_coef: np.ndarray | None  # (257,): [z, 1] -> log F0 of a shared-offset style at pitch scale 1
     meta: dict
 
-    def predict(self, embedding: np.ndarray, f0_median_hz: float, source_rate: int) -> tuple[np.ndarray, float]:
-        """(style offset z (256,), pitch scale) for a speaker embedded at `source_rate`."""
+    def weights(self, embedding: np.ndarray, band: int) -> np.ndarray:
+        sims = self.anchors[band] @ np.asarray(embedding, dtype=np.float64)
+        w = np.exp((sims - sims.max()) / self.tau)
+        return w / w.sum()
+
+    def predict(self, embedding: np.ndarray, f0_median_hz: float, source_rate: int) -> tuple[dict[str, float], np.ndarray, float]:
+        """(pack blend weights, residual offset z (256,), pitch scale) for a speaker embedded at `source_rate`."""
         band = min(self.bands, key=lambda b: abs(b - source_rate))
-        features = np.append(np.asarray(embedding, dtype=np.float64), 1.0)
-        z = self.z_mean + (features @ self.coef[band]) @ self.basis
-        z = np.clip(z, -style_space.DEFAULT_BOUND, style_space.DEFAULT_BOUND)
+        w = self.weights(embedding, band)
+        z = np.zeros(256)
+        if self.coef is not None and self.basis is not None:
+            z = (np.append(np.asarray(embedding, dtype=np.float64), 1.0) @ self.coef[band]) @ self.basis
+            z = np.clip(z, -style_space.DEFAULT_BOUND, style_space.DEFAULT_BOUND)
         pitch = 1.0
         if f0_median_hz and math.isfinite(f0_median_hz) and f0_median_hz > 0:
-            predicted = math.exp(float(np.append(z, 1.0) @ self.f0_coef))
+            predicted = float(np.exp(w @ np.log(self.anchor_f0)))
+            if self.f0_coef is not None:  # the residual's effect on F0
+                predicted *= math.exp(float(np.append(z, 0.0) @ self.f0_coef))
             pitch = float(np.clip(f0_median_hz / predicted, *PITCH_LIMITS))
-        return z, pitch
+        return dict(zip(self.packs, (float(x) for x in w))), z, pitch
 
     def save(self, path: Path) -> None:
-        arrays = {f"coef_{b}": self.coef[b].astype(np.float16) for b in self.bands}
-        np.savez_compressed(
-            path,
-            bands=np.asarray(self.bands, dtype=np.int32),
-            basis=self.basis.astype(np.float16),
-            z_mean=self.z_mean.astype(np.float32),
-            f0_coef=self.f0_coef.astype(np.float32),
-            meta=np.frombuffer(json.dumps(self.meta).encode(), dtype=np.uint8),
-            **arrays,
-        )
+        arrays = {f"anchors_{b}": self.anchors[b].astype(np.float16) for b in self.bands}
+        if self.coef is not None:
+            arrays.update({f"coef_{b}": self.coef[b].astype(np.float16) for b in self.bands})
+            arrays["basis"] = self.basis.astype(np.float16)
+        if self.f0_coef is not None:
+            arrays["f0_coef"] = self.f0_coef.astype(np.float32)
+        header = {"packs": self.packs, "tau": self.tau, "bands": self.bands, "meta": self.meta}
+        np.savez_compressed(path, anchor_f0=self.anchor_f0.astype(np.float32),
+                            header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
 
     @classmethod
     def load(cls, path) -> "CloneMapping":
         with np.load(path, allow_pickle=False) as npz:
-            bands = [int(b) for b in npz["bands"]]
+            header = json.loads(npz["header"].tobytes().decode())
+            bands = [int(b) for b in header["bands"]]
+            learned = "basis" in npz.files
             return cls(
                 bands=bands,
-                coef={b: npz[f"coef_{b}"].astype(np.float64) for b in bands},
-                basis=npz["basis"].astype(np.float64),
-                z_mean=npz["z_mean"].astype(np.float64),
-                f0_coef=npz["f0_coef"].astype(np.float64),
-                meta=json.loads(npz["meta"].tobytes().decode()),
+                packs=list(header["packs"]),
+                anchors={b: npz[f"anchors_{b}"].astype(np.float64) for b in bands},
+                anchor_f0=npz["anchor_f0"].astype(np.float64),
+                tau=float(header["tau"]),
+                coef={b: npz[f"coef_{b}"].astype(np.float64) for b in bands} if learned else None,
+                basis=npz["basis"].astype(np.float64) if learned else None,
+                f0_coef=npz["f0_coef"].astype(np.float64) if "f0_coef" in npz.files else None,
+                meta=header["meta"],
             )
 
 
@@ -111,9 +138,10 @@ def instant_clone(audio: np.ndarray, sr: int) -> VoiceArtifact:
         embedding = speaker.embed_utterance(band, source_rate)
     except ValueError as exc:
         raise CloneError("no voice found in the clip") from exc
-    z, pitch = mapping.predict(embedding, f0_median, source_rate)
-    space = style_space.StyleSpace(style_space.stock_mean())
+    weights, z, pitch = mapping.predict(embedding, f0_median, source_rate)
+    space = style_space.StyleSpace(style_space.blend(weights))
     return space.artifact(
         z, pitch, 1.0,
-        meta={"source": "instant_clone", "source_rate": source_rate, "f0_median_hz": round(float(f0_median), 1)},
+        meta={"source": "instant_clone", "source_rate": source_rate, "f0_median_hz": round(float(f0_median), 1),
+              "blend": {k: round(v, 3) for k, v in weights.items()}},
     )

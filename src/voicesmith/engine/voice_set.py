@@ -67,8 +67,8 @@ def start_options(target: SpeakerProfile, stock_similarity: dict[str, float] | N
         options.append(StartOption("similarity-weighted stock blend", StyleSpace(style_space.blend(weights)), zero))
     mapping = clone.load_mapping()
     if mapping is not None:
-        z, _pitch = mapping.predict(target.centroid, target.f0_median_hz, target.source_rate)
-        options.append(StartOption("instant-clone mapping", StyleSpace(style_space.stock_mean()), z))
+        weights, z, _pitch = mapping.predict(target.centroid, target.f0_median_hz, target.source_rate)
+        options.append(StartOption("instant-clone mapping", StyleSpace(style_space.blend(weights)), z))
     return options
 
 
