@@ -32,7 +32,7 @@ from voicesmith.engine.fine_tune import (
 from voicesmith.engine.voice import VoiceArtifact
 
 # The module's fine-tune takes ~2-3 min on 2 free cores; a shared, busy machine can make it 5x that.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def _request(speech_data: Path) -> FineTuneRequest:
