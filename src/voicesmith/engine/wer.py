@@ -11,46 +11,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL_WORDS = {
-    "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-    "nine": "ninth", "twelve": "twelfth",
-}
-
+from voicesmith.engine.text import cardinal
+from voicesmith.engine.text import ordinal as ordinal_words
 
 def number_to_words(n: int) -> str:
-    """Cardinal English words for a non-negative integer, without "and" (101 -> one hundred one)."""
-    if n < 0:
-        return "minus " + number_to_words(-n)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + ("" if ones == 0 else " " + _ONES[ones])
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return _ONES[hundreds] + " hundred" + ("" if rest == 0 else " " + number_to_words(rest))
-    for value, name in _SCALES:
-        if n >= value:
-            head, rest = divmod(n, value)
-            return number_to_words(head) + " " + name + ("" if rest == 0 else " " + number_to_words(rest))
-    raise AssertionError("unreachable")
+    """Cardinal English words for an integer, hyphens as spaces (101 -> one hundred one).
 
-
-def _ordinal(words: str) -> str:
-    *head, last = words.split()
-    if last in _ORDINAL_WORDS:
-        last = _ORDINAL_WORDS[last]
-    elif last.endswith("y"):
-        last = last[:-1] + "ieth"
-    else:
-        last += "th"
-    return " ".join([*head, last])
+    The words come from the TTS text normaliser, so WER reads numbers exactly as synthesis speaks them.
+    """
+    return cardinal(n).replace("-", " ")
 
 
 _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*)(?:\.(\d+))?(st|nd|rd|th)?(%)?")
@@ -58,11 +27,13 @@ _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*)(?:\.(\d+))?(st|nd|rd|th)?(%)?")
 
 def _spell_number(match: re.Match[str]) -> str:
     integer, fraction, ordinal, percent = match.groups()
-    words = number_to_words(int(integer.replace(",", "")))
+    value = int(integer.replace(",", ""))
     if ordinal and not fraction:
-        words = _ordinal(words)
+        words = ordinal_words(value).replace("-", " ")
+    else:
+        words = number_to_words(value)
     if fraction:
-        words += " point " + " ".join(_ONES[int(d)] for d in fraction)
+        words += " point " + " ".join(cardinal(int(d)) for d in fraction)
     if percent:
         words += " percent"
     return f" {words} "
