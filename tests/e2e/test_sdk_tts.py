@@ -42,9 +42,9 @@ def assert_heard(transcriber, audio: np.ndarray, rate: int, text: str = THREE_SE
 
 
 def test_generate_wav(client, voices, transcriber):
-    response = client.tts.generate(model_id="sonic-3", transcript=THREE_SENTENCES, voice={"mode": "id", "id": voices[0]},
-                                   output_format={"container": "wav", "encoding": "pcm_s16le", "sample_rate": 22050},
-                                   language="en")
+    response = client.tts.generate(model_id="sonic-3", transcript=THREE_SENTENCES,
+                                   voice={"mode": "id", "id": voices[0]}, language="en",
+                                   output_format={"container": "wav", "encoding": "pcm_s16le", "sample_rate": 22050})
     audio, rate, subtype = decode_wav(response.read())
     assert (rate, subtype) == (22050, "PCM_16")
     assert_speech(audio, rate, min_s=4, max_s=20)
