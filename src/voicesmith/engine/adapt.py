@@ -215,7 +215,7 @@ class IntelligibilityGuard:
         jobs = [(style, s.phonemes, speed, pitch_scale) for s in self.sentences]
         clips = self.renderer.speak_many(jobs, should_cancel=should_cancel)
         sr = self.renderer.sample_rate
-        return [self._transcriber.transcribe(c, sr, word_timestamps=False).text for c in clips]
+        return [t.text for t in self._transcriber.transcribe_many(clips, sr)]
 
     def set_reference_voice(self, style: np.ndarray, speed: float, pitch_scale: float) -> None:
         if not self.uses_wer:

@@ -54,17 +54,18 @@ class StartOption:
     z: np.ndarray
 
 
-def start_options(target: SpeakerProfile, stock_similarity: dict[str, float] | None = None) -> list[StartOption]:
-    """Every pack, a similarity-weighted blend of the packs, and the instant-clone mapping."""
+def stock_options() -> list[StartOption]:
+    return [StartOption(f"stock {k}", StyleSpace(p), np.zeros(256)) for k, p in style_space.stock_packs().items()]
+
+
+def derived_options(target: SpeakerProfile, stock_similarity: dict[str, float]) -> list[StartOption]:
+    """A blend of the packs weighted by how similar each sounded, and the instant-clone mapping."""
     from voicesmith.engine import clone
 
-    zero = np.zeros(256)
-    options = [StartOption(f"stock {k}", StyleSpace(p), zero) for k, p in style_space.stock_packs().items()]
-    if stock_similarity:
-        sims = np.array(list(stock_similarity.values()))
-        w = np.exp((sims - sims.max()) / 0.03)  # 0.03 of cosine ~ the spread between close voices
-        weights = dict(zip(stock_similarity, w / w.sum()))
-        options.append(StartOption("similarity-weighted stock blend", StyleSpace(style_space.blend(weights)), zero))
+    sims = np.array(list(stock_similarity.values()))
+    w = np.exp((sims - sims.max()) / 0.03)  # 0.03 of cosine ~ the spread between close voices
+    weights = dict(zip(stock_similarity, w / w.sum()))
+    options = [StartOption("similarity-weighted stock blend", StyleSpace(style_space.blend(weights)), np.zeros(256))]
     mapping = clone.load_mapping()
     if mapping is not None:
         weights, z, _pitch = mapping.predict(target.centroid, target.f0_median_hz, target.source_rate)
@@ -101,11 +102,11 @@ def choose_start(
             out.append(score_candidates(task, [task.start], sentences, renderer, should_cancel)[0])
         return out
 
-    stock = start_options(target)
+    stock = stock_options()
     raw = probe(stock, [(1.0, 1.0)] * len(stock))
-    stock_similarity = {o.label.removeprefix("stock "): m.similarity for o, m in zip(stock, raw)}
-    options = start_options(target, stock_similarity)
-    raw += probe(options[len(stock):], [(1.0, 1.0)] * (len(options) - len(stock)))
+    derived = derived_options(target, {o.label.removeprefix("stock "): m.similarity for o, m in zip(stock, raw)})
+    raw += probe(derived, [(1.0, 1.0)] * len(derived))
+    options = stock + derived
     calibrations = [calibrate(m, target, 1.0, 1.0) for m in raw]
     calibrated = probe(options, calibrations)
     tried = [(o, (1.0, 1.0), m, o.label) for o, m in zip(options, raw)]
