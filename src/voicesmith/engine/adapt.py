@@ -43,6 +43,7 @@ from voicesmith.engine.cmaes import CMAState, SepCMAES
 from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.engine.wer import edit_distance
 from voicesmith.engine.voice_profile import (
     SpeakerProfile,
     active_duration_s,
@@ -179,13 +180,7 @@ def char_error_rate(reference: str, hypothesis: str) -> float:
     hyp = " ".join(hypothesis.lower().split())
     if not ref:
         return 0.0 if not hyp else 1.0
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
-        previous = current
-    return previous[-1] / len(ref)
+    return edit_distance(ref, hyp) / len(ref)
 
 
 class IntelligibilityGuard:

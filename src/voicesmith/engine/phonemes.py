@@ -24,6 +24,7 @@ from functools import lru_cache
 import espeakng_loader
 
 from voicesmith.engine.kokoro import weights
+from voicesmith.engine.wer import edit_distance
 
 # Our language code -> espeak-ng voice.
 ESPEAK_VOICES = {"en": "en-us", "es": "es", "fr": "fr", "it": "it", "pt": "pt-br", "hi": "hi"}
@@ -213,16 +214,6 @@ def _align(espeak_words: list[str], unit_lengths: list[int]) -> list[list[int]]:
     return groups
 
 
-def _edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i] + [0] * len(b)
-        for j, cb in enumerate(b, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-        previous = current
-    return previous[-1]
-
-
 def _split_merged(merged: str, alone: list[str]) -> list[str]:
     """Cut one merged espeak word into len(alone) parts that best match the words said alone."""
     if len(alone) == 1:
@@ -230,7 +221,7 @@ def _split_merged(merged: str, alone: list[str]) -> list[str]:
     best: tuple[int, list[str]] | None = None
     for cut in range(1, len(merged) - len(alone) + 2):
         rest = _split_merged(merged[cut:], alone[1:])
-        score = _edit_distance(merged[:cut], alone[0]) + sum(_edit_distance(p, a) for p, a in zip(rest, alone[1:]))
+        score = edit_distance(merged[:cut], alone[0]) + sum(edit_distance(p, a) for p, a in zip(rest, alone[1:]))
         if best is None or score < best[0]:
             best = (score, [merged[:cut], *rest])
     return best[1] if best else [merged]

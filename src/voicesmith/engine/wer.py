@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Hashable, Sequence
 
 from voicesmith.engine.text import cardinal
 from voicesmith.engine.text import ordinal as ordinal_words
@@ -50,7 +51,8 @@ def normalize_words(text: str) -> list[str]:
     return text.split()
 
 
-def _edit_distance(ref: list[str], hyp: list[str]) -> int:
+def edit_distance(ref: Sequence[Hashable], hyp: Sequence[Hashable]) -> int:
+    """Levenshtein distance between two sequences (words of a transcript, or characters of a string)."""
     previous = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         current = [i] + [0] * len(hyp)
@@ -63,7 +65,7 @@ def _edit_distance(ref: list[str], hyp: list[str]) -> int:
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(edit distance in words, number of reference words) after normalisation."""
     ref, hyp = normalize_words(reference), normalize_words(hypothesis)
-    return _edit_distance(ref, hyp), len(ref)
+    return edit_distance(ref, hyp), len(ref)
 
 
 def wer(reference: str, hypothesis: str) -> float:
