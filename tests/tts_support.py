@@ -7,7 +7,12 @@ ffmpeg (PyAV), G.711 through the standard library's audioop, so a symmetric bug 
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import numpy as np
@@ -97,3 +102,25 @@ def stock_voice_ids(base_url: str, headers: dict[str, str]) -> list[str]:
 def tts_body(voice_id: str, transcript: str, output_format: dict, **extra: object) -> dict:
     return {"model_id": "sonic-2", "transcript": transcript, "voice": {"mode": "id", "id": voice_id},
             "output_format": output_format, "language": "en", **extra}
+
+
+@contextmanager
+def uvicorn_in_thread(app: object) -> Iterator[int]:
+    """Serve `app` with a real uvicorn on a free loopback port in a daemon thread; yields the port."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

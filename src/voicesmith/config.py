@@ -33,6 +33,14 @@ class Settings:
     max_upload_bytes: int = 2 * 1024**3
     # Longest TTS transcript, in characters.
     max_transcript_chars: int = 5000
+    # TTS generations one organisation may run at once: each /tts/bytes or /tts/sse request and each open
+    # WebSocket context counts one; more get 429. Open WebSockets are capped at 10x this. Streams share the CPU
+    # chunk by chunk, so more concurrency only makes every stream slower (on the 2-core dev machine one stream
+    # runs at RTF ~0.5, docs/benchmarks.md); 4 lets a client pipeline a few streams, and past that a fast 429
+    # (which the SDKs retry) beats stuttering. Raise it on bigger hardware.
+    tts_concurrency: int = 4
+    # An open TTS WebSocket with no message in either direction for this long is closed (the contract's 5 min).
+    ws_idle_timeout_s: float = 300.0
     # A training job whose heartbeat is older than this is dispatched again.
     heartbeat_timeout_s: float = 60.0
     # A fine-tune whose worker died this many times is failed instead of dispatched again.
@@ -57,6 +65,8 @@ def get_settings() -> Settings:
         min_usable_speech_s=_float("VOICESMITH_MIN_USABLE_SPEECH_S", 60.0),
         max_upload_bytes=_int("VOICESMITH_MAX_UPLOAD_BYTES", 2 * 1024**3),
         max_transcript_chars=_int("VOICESMITH_MAX_TRANSCRIPT_CHARS", 5000),
+        tts_concurrency=max(1, _int("VOICESMITH_TTS_CONCURRENCY", 4)),
+        ws_idle_timeout_s=_float("VOICESMITH_WS_IDLE_TIMEOUT_S", 300.0),
         heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
         max_job_attempts=_int("VOICESMITH_MAX_JOB_ATTEMPTS", 3),
         token_secret=os.environ.get("VOICESMITH_TOKEN_SECRET") or None,

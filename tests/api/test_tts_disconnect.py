@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from websockets.sync.client import connect
 
+from tests.tts_support import uvicorn_in_thread
 from voicesmith.engine.synthesis import SpeechChunk, WordTiming
 
 CHUNKS = 2000  # x 10 ms each: what an unstopped generation would cost
@@ -57,22 +56,9 @@ def local(api):
     fake = CountingSynthesizer()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(synthesis, "get_synthesizer", lambda: fake)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        voice = api.client.get("/voices", headers=api.h("listener")).json()["data"][0]["id"]
-        try:
+        with uvicorn_in_thread(create_app()) as port:
+            voice = api.client.get("/voices", headers=api.h("listener")).json()["data"][0]["id"]
             yield f"127.0.0.1:{port}", api.h("listener"), voice, fake
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
 
 
 def _body(voice: str) -> dict:

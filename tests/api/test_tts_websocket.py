@@ -1,5 +1,6 @@
 """/tts/websocket: contexts multiplexed on one connection, continuations joined verbatim, flush ids, cancel,
-transcript buffering (and its per-version default), handshake authentication, and the buffering rules."""
+transcript buffering (and its per-version default), context expiry, the concurrency limit, handshake
+authentication, and the buffering rules. (Limits in depth, with a stand-in engine: test_tts_limits.py.)"""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from websockets.sync.client import connect
 
 from tests.tts_support import assert_speech, decode_raw, stock_voice_ids
 from voicesmith.api.tts_buffer import TranscriptBuffer, complete_prefix, word_prefix
+from voicesmith.config import get_settings
 from voicesmith.engine.wer import normalize_words
 
 FMT = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 16000}
@@ -126,6 +128,50 @@ def test_cancel_drops_pending_input(server, voice):
         assert events["kept"][-1]["type"] == "done"
         with pytest.raises(TimeoutError):
             ws.recv(timeout=6)  # nothing more arrives for "doomed", not even after its buffer delay
+
+
+def test_context_expires_after_its_last_audio(server, voice):
+    with ws_connect(server) as ws:
+        ws.send(generation(voice, "short-lived", "Hi.", more=False))
+        assert collect(ws, {"short-lived"})["short-lived"][-1]["type"] == "done"
+        time.sleep(1.2)
+        ws.send(generation(voice, "short-lived", "Hi again.", more=False))
+        events = collect(ws, {"short-lived"})["short-lived"]
+        assert [(e["type"], e.get("error_code")) for e in events] == [("error", "context_expired")], events
+        assert events[0]["message"] and events[0]["request_id"]
+
+
+def test_open_context_survives_a_pause(server, voice):
+    cid = "chatty"
+    with ws_connect(server) as ws:
+        ws.send(generation(voice, cid, "One.", more=True, flush=True, max_buffer_delay_ms=0, add_timestamps=True))
+        events: list[dict] = []
+        while not events or events[-1]["type"] not in ("flush_done", "done", "error"):
+            events.append(json.loads(ws.recv(timeout=300)))
+        assert events[-1]["type"] == "flush_done", events[-1]
+        time.sleep(1.5)  # all its audio went out longer ago than a finished context lives
+        ws.send(generation(voice, cid, " Two.", more=False, add_timestamps=True))
+        events += collect(ws, {cid})[cid]
+    assert events[-1]["type"] == "done" and all(e["type"] != "error" for e in events), events[-1]
+    assert normalize_words(" ".join(words_of(events))) == normalize_words("One. Two.")
+    assert_speech(decode_raw(audio_of(events), "pcm_s16le"), 16000, min_s=0.5)
+
+
+def test_contexts_over_the_concurrency_limit(server, voice, make_key):
+    limit = get_settings().tts_concurrency  # the server's too: it runs with this process's environment
+    url = f"{server.ws_url}/tts/websocket?cartesia_version=2026-08-14"
+    with connect(url, additional_headers=server.headers(make_key("ws-limits")), open_timeout=60) as ws:
+        for i in range(limit):  # open, holding unfinished text for 5 s: no synthesis yet
+            ws.send(generation(voice, f"open-{i}", "Hello there my", more=True, max_buffer_delay_ms=5000))
+        ws.send(generation(voice, "extra", "Hi.", more=False))
+        error = collect(ws, {"extra"})["extra"][-1]
+        assert error["type"] == "error" and error["status_code"] == 429, error
+        assert error["error_code"] == "concurrency_limited" and error["message"]
+        ws.send(json.dumps({"context_id": "open-0", "cancel": True}))
+        ws.send(generation(voice, "extra", "Hi.", more=False))  # a refused id was never used: it may retry
+        assert collect(ws, {"extra"})["extra"][-1]["type"] == "done"
+        for i in range(1, limit):
+            ws.send(json.dumps({"context_id": f"open-{i}", "cancel": True}))
 
 
 def _first_event_time(server, voice, version: str, **extra) -> float | None:

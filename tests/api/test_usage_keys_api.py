@@ -1,8 +1,12 @@
-"""GET /usage/credits and /api-keys (admin)."""
+"""GET /usage/credits and /api-keys (admin); GET /usage/balance (voicesmith, any key)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+
+import pytest
+
+FINE_TUNE_COST = 1_000_000  # config default: VOICESMITH_FINE_TUNE_COST
 
 
 def test_credits_buckets(api):
@@ -53,3 +57,51 @@ def test_api_keys_list_and_get(api):
     assert r.status_code == 404
     r = api.client.get("/api-keys", params={"starting_after": "a", "ending_before": "b"}, headers=h)
     assert r.status_code == 400
+
+
+def _fine_tune(api, org: str) -> str:
+    h = api.h(org)
+    ds = api.client.post("/datasets", json={"name": "ds", "description": ""}, headers=h).json()["id"]
+    r = api.client.post(f"/datasets/{ds}/files", files={"file": ("a.wav", b"RIFF1234", "audio/wav")},
+                        data={"purpose": "fine_tune"}, headers=h)
+    assert r.status_code == 204
+    body = {"name": "ft", "description": "", "language": "en", "model_id": "sonic-2", "dataset": ds}
+    r = api.client.post("/fine-tunes", json=body, headers=h)
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def test_balance_follows_reservations_with_a_plain_key(api):
+    h = api.h("wallet")  # not an admin key: whoever starts fine-tunes may see what they can afford
+    api.set_balance("wallet", 5 * FINE_TUNE_COST)
+    r = api.client.get("/usage/balance", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"balance": 5 * FINE_TUNE_COST, "reserved": 0, "available": 5 * FINE_TUNE_COST,
+                        "fine_tune_cost": FINE_TUNE_COST}
+
+    ft = _fine_tune(api, "wallet")
+    reserved = {"balance": 5 * FINE_TUNE_COST, "reserved": FINE_TUNE_COST, "available": 4 * FINE_TUNE_COST,
+                "fine_tune_cost": FINE_TUNE_COST}
+    assert api.client.get("/usage/balance", headers=h).json() == reserved
+    assert api.client.get("/usage/balance/", headers=h).json() == reserved  # both spellings, as everywhere
+
+    # Another organisation sees only its own credits, untouched by this one's fine-tune.
+    other = api.client.get("/usage/balance", headers=api.h("wallet-neighbour")).json()
+    assert other["reserved"] == 0 and other["available"] == other["balance"] == api.credits("wallet-neighbour")[0]
+
+    assert api.client.delete(f"/fine-tunes/{ft}", headers=h).status_code == 204
+    assert api.client.get("/usage/balance", headers=h).json()["available"] == 5 * FINE_TUNE_COST
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk_vs_wrong"}])
+def test_balance_needs_an_api_key(api, headers):
+    r = api.client.get("/usage/balance", headers=headers)
+    assert r.status_code == 401
+    body = r.json()
+    assert body["error_code"] == "unauthorized" and body["message"] and body["request_id"]
+
+
+def test_balance_refuses_access_tokens(api):
+    token = api.client.post("/access-token", json={"grants": {"tts": True}}, headers=api.h("wallet")).json()["token"]
+    r = api.client.get("/usage/balance", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401 and r.json()["error_code"] == "unauthorized"

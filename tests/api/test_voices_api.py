@@ -139,12 +139,21 @@ def _wav(seconds=1.0, sr=16000) -> bytes:
     return buf.getvalue()
 
 
-def test_clone_parses_the_form_then_says_not_available(api, lib):
+def test_clone_refuses_what_is_not_speech_and_bad_forms(api, lib):
+    before = api.client.get("/voices", headers=api.h("vo", V0416), params={"is_owner": "true"}).json()
     form = {"name": "Me", "language": "en", "description": "d", "enhance": "false", "mode": "similarity"}
-    r = api.client.post("/voices/clone", files={"clip": ("me.wav", _wav(), "audio/wav")}, data=form,
+    r = api.client.post("/voices/clone", files={"clip": ("me.wav", _wav(6.0), "audio/wav")}, data=form,
                         headers=api.h("vo"))
-    assert r.status_code == 501, r.text
-    assert r.json()["error_code"] == "not_available" and "fine-tune" in r.json()["message"]
+    assert r.status_code == 400, r.text  # a 220 Hz tone has a pitch, but no speech
+    assert r.json()["error_code"] == "unclonable_clip" and "speech" in r.json()["message"]
+    r = api.client.post("/voices/clone", files={"clip": ("me.wav", b"RIFF not really a wave file", "audio/wav")},
+                        data=form, headers=api.h("vo"))
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_audio", r.text
+    r = api.client.post("/voices/clone", files={"clip": ("me.wav", _wav(1.0), "audio/wav")}, data=form,
+                        headers=api.h("vo"))
+    assert r.status_code == 400 and "too short" in r.json()["message"]
+    after = api.client.get("/voices", headers=api.h("vo", V0416), params={"is_owner": "true"}).json()
+    assert after == before  # nothing half-created
 
     r = api.client.post("/voices/clone", files={"clip": ("me.wav", _wav(), "audio/wav")}, data={"language": "en"},
                         headers=api.h("vo"))

@@ -171,7 +171,6 @@ def _whisper_side(text):
     return normalize(re.sub(r"(\d) \.(\d)", r"\1.\2", text), "en")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("key", [v.key for v in stock_voices()])
 def test_stock_voices_are_intelligible(synth, key):
     from voicesmith.engine.transcribe import get_transcriber

@@ -17,6 +17,7 @@ import mimetypes
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,6 +31,20 @@ UPLOAD_CHUNK = 256 * 1024
 PAGE_SIZE = 100
 
 ProgressCallback = Callable[[int, int], None]  # (bytes sent so far, total bytes)
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    """GET /usage/balance (voicesmith): the organisation's credits and the price of a fine-tune on this server."""
+
+    balance: int
+    reserved: int  # held by running fine-tunes until they complete (charged) or end otherwise (released)
+    available: int
+    fine_tune_cost: int
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CreditBalance:
+        return cls(int(d["balance"]), int(d["reserved"]), int(d["available"]), int(d["fine_tune_cost"]))
 
 
 class VoicesmithClient:
@@ -269,6 +284,10 @@ class VoicesmithClient:
     def usage_credits(self, **params: Any) -> dict[str, Any]:
         """GET /usage/credits (admin keys): credits used per time bucket."""
         return self._json("GET", "/usage/credits", params={k: v for k, v in params.items() if v is not None})
+
+    def credit_balance(self) -> CreditBalance:
+        """GET /usage/balance (voicesmith, any key). Raises NotFound from servers without it (Cartesia, older ones)."""
+        return CreditBalance.from_json(self._json("GET", "/usage/balance"))
 
 
 def _reason(exc: Exception) -> str:

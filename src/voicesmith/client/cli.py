@@ -111,7 +111,6 @@ def keys_revoke(key_id: str, data: Optional[Path] = typer.Option(None, help="Dat
 
 DEFAULT_MODEL = "kokoro-82m-v1.0"
 BUDGETS = (None, "tiny", "default", "max")
-DEFAULT_FINE_TUNE_COST = 1_000_000  # the server's default VOICESMITH_FINE_TUNE_COST, as on Cartesia
 OutputDirOption = Annotated[
     Optional[Path], typer.Option("--output-dir", help="Where preview WAVs go \\[default: ./<name>-voices].")
 ]
@@ -161,8 +160,7 @@ def clone(
             out.print(f"Fine-tune [bold]{running.id}[/] is already training on this dataset: re-attaching", highlight=False)
             _attach(client, running.id, output_dir or Path(f"{workflow.slug(name)}-voices"))
             return
-        if not yes:
-            _confirm_cost()
+        _confirm_cost(client, ask=not yes)
         ft = client.create_fine_tune(
             dataset.id,
             name=name,
@@ -189,16 +187,21 @@ def status(
         _attach(client, ft.id, output_dir or Path(f"{workflow.slug(ft.name)}-voices"))
 
 
-def _confirm_cost() -> None:
-    """Ask before spending credits; the cost is charged only if training completes.
+def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
+    """Refuse a fine-tune the balance cannot cover, then (unless --yes) ask before spending credits.
 
-    The API has no balance endpoint yet, so the price shown is the default one; a server configured
-    otherwise, or a balance too low, answers the creation with a clear 402.
+    The cost is reserved at creation and charged only if training completes. The balance may still change
+    before the creation: the server then answers 402, which is one error line too.
     """
-    question = (
-        f"Start the fine-tune? It costs {DEFAULT_FINE_TUNE_COST:,} credits on a default server, "
-        "charged only if training completes"
-    )
+    credits = client.credit_balance()
+    balance = f"{credits.available:,} available ({credits.reserved:,} reserved)"
+    if credits.available < credits.fine_tune_cost:
+        raise fail(f"fine-tune not started: it costs {credits.fine_tune_cost:,} credits and your balance is {balance}; "
+                   "add credits, or delete a running fine-tune to release its reservation")
+    if not ask:
+        return
+    question = (f"Start the fine-tune? It costs {credits.fine_tune_cost:,} credits (charged only if training "
+                f"completes); your balance: {balance}")
     if not typer.confirm(question, default=False):
         raise fail("fine-tune not started (nothing was charged)")
 

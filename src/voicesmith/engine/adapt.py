@@ -315,6 +315,7 @@ def score_candidates(
     sentences: Sequence[Sentence],
     renderer: Renderer,
     should_cancel: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Measurement]:
     """Speak every sentence in every candidate (in parallel) and measure each candidate."""
     rate = comparison_rate(task.target.source_rate)
@@ -329,7 +330,7 @@ def score_candidates(
             emb = np.full(256, np.nan, dtype=np.float32)
         return clip, emb
 
-    results = renderer.speak_many(jobs, post=post, should_cancel=should_cancel)
+    results = renderer.speak_many(jobs, post=post, should_cancel=should_cancel, on_progress=on_progress)
     k = len(sentences)
     out = []
     for i, c in enumerate(candidates):
@@ -341,6 +342,22 @@ def score_candidates(
             )
         )
     return out
+
+
+def _within_generation(progress: ProgressFn | None, name: str, g: int, generations: int) -> Callable[[int, int], None] | None:
+    """Progress inside one generation (a default-budget generation is ~36 syntheses, a minute or
+    more on 2 cores), at most once a second."""
+    if progress is None:
+        return None
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] >= 1.0:
+            last[0] = now
+            progress((g + done / total) / generations, f"{name}: speaking candidates ({done}/{total}) in round {g + 1}")
+
+    return report
 
 
 def adapt(
@@ -405,7 +422,8 @@ def adapt(
         sentences = [task.sentences[i] for i in picks]
         xs = es.ask(state, rng)
         candidates = [_x_to_candidate(task, x) for x in xs]
-        measured = score_candidates(task, candidates, sentences, renderer, should_cancel)
+        measured = score_candidates(task, candidates, sentences, renderer, should_cancel,
+                                    _within_generation(progress, task.name, g, budget.generations))
         scores = np.array([m.score for m in measured])
         state = es.tell(state, xs, scores)
         best = measured[int(np.argmax(scores))]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicesmith.engine import speaker, style_space
+from voicesmith.engine import segment, speaker, style_space
 from voicesmith.engine.adapt import PITCH_LIMITS
 from voicesmith.engine.audio import f0_stats
 from voicesmith.engine.voice import VoiceArtifact
@@ -129,6 +129,10 @@ def instant_clone(audio: np.ndarray, sr: int) -> VoiceArtifact:
         audio = audio.mean(axis=1)
     if len(audio) < MIN_CLIP_S * sr:
         raise CloneError(f"the clip is too short to clone: {len(audio) / sr:.1f} s (need at least {MIN_CLIP_S:.0f} s)")
+    # A tone or music has a pitch and an embedding too: ask the voice-activity model for speech.
+    speech_s = float((segment.speech_probabilities(audio, sr) >= 0.5).sum()) * segment.FRAME_S
+    if speech_s < MIN_CLIP_S:
+        raise CloneError(f"only {speech_s:.1f} s of speech found in the clip (need at least {MIN_CLIP_S:.0f} s)")
     source_rate = effective_rate(audio, sr)
     band = to_band(audio, sr, source_rate)
     f0_median, _spread = f0_stats(band, source_rate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -31,8 +32,10 @@ class Cancelled(Exception):
 def free_cores() -> int:
     """Cores this process may use that other processes are not busy with (at least 1).
 
-    VOICESMITH_TRAIN_THREADS overrides. Otherwise: the affinity mask minus the 1-minute load
-    average (which includes other training jobs and API synthesis), rounded."""
+    VOICESMITH_TRAIN_THREADS overrides. Otherwise: the affinity mask minus the cores that were busy
+    over the last half second (/proc/stat). Not the load average: it still counts this job's own
+    ingest and transcription from the minute before, and on an idle 2-core machine that halved the
+    search's parallelism."""
     raw = os.environ.get("VOICESMITH_TRAIN_THREADS")
     if raw:
         return max(1, int(raw))
@@ -40,11 +43,33 @@ def free_cores() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
+    busy = _busy_cores()
     return max(1, min(cores, int(round(cores - busy))))
+
+
+def _busy_cores(window_s: float = 0.5) -> float:
+    """Cores' worth of CPU time used by anything over `window_s` (machine-wide), from /proc/stat;
+    the 1-minute load average where /proc is not available."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(window_s)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return 0.0
+    elapsed = total1 - total0
+    if elapsed <= 0:
+        return 0.0
+    return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / elapsed)
 
 
 _training_synth: dict[int, Synthesizer] = {}
@@ -99,12 +124,14 @@ class Renderer:
         jobs: Sequence[tuple[np.ndarray, str, float, float]],
         post: Callable[[np.ndarray], R] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> list:
         """Speak (style, phonemes, speed, pitch_scale) jobs in parallel; `post` runs on each clip in
         the same worker (e.g. resample + embed), so the post-processing is parallel too.
 
         `should_cancel` is checked before every synthesis, so a cancel lands within one clip's time;
-        the jobs not yet started are then skipped and `Cancelled` is raised."""
+        the jobs not yet started are then skipped and `Cancelled` is raised. `on_progress(done, total)`
+        is called in the caller's thread as clips finish (in job order), so it may raise."""
         stop = threading.Event()
 
         def one(job: tuple[np.ndarray, str, float, float]):
@@ -114,7 +141,16 @@ class Renderer:
             clip = self.speak(*job)
             return post(clip) if post is not None else clip
 
-        results = self.map(one, jobs)
+        futures = [self._pool.submit(one, job) for job in jobs]
+        results = []
+        try:
+            for done, future in enumerate(futures, 1):
+                results.append(future.result())
+                if on_progress is not None and not stop.is_set():
+                    on_progress(done, len(jobs))
+        except BaseException:
+            stop.set()  # the queued jobs return at once; the running ones finish their clip
+            raise
         if stop.is_set():
             raise Cancelled()
         return results

@@ -268,7 +268,6 @@ class _FileJob:
 
 
 def _plan_file(source: SourceFile, out_dir: Path) -> _FileJob:
-    name = source.name
     try:
         decoded = audio_mod.decode(source.path, [WORK_RATE, OUTPUT_RATE])
     except audio_mod.AudioDecodeError:

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 
 from voicesmith.config import get_settings
 
@@ -278,10 +279,30 @@ def _run_until_signal(main: Callable[[], None], cleanup: Callable[[], None]) -> 
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def serve(host: str, port: int, with_worker: bool) -> None:
-    """The API server, plus the embedded worker unless with_worker is False."""
+def _api_server(host: str, port: int):  # noqa: ANN202 (a uvicorn.Server; uvicorn is imported lazily)
+    """uvicorn for the API, which also cuts the speech-engine warm-up short when told to stop.
+
+    uvicorn serves only once the app's start-up (which loads the speech engine) has returned, and it holds a
+    SIGINT/SIGTERM until then: without this, stopping a starting server waits for the whole warm-up.
+    """
     import uvicorn
 
+    from voicesmith.service.synthesis import cancel_warm_up
+
+    class ApiServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            cancel_warm_up()
+            super().handle_exit(sig, frame)
+            if not self.started:
+                # A second Ctrl-C while starting would make uvicorn skip the app's shutdown (and log a
+                # traceback); there are no connections yet for a forced exit to drop.
+                self.force_exit = False
+
+    return ApiServer(uvicorn.Config("voicesmith.api.app:create_app", factory=True, host=host, port=port))
+
+
+def serve(host: str, port: int, with_worker: bool) -> None:
+    """The API server, plus the embedded worker unless with_worker is False."""
     from voicesmith.jobs.supervisor import Supervisor
     from voicesmith.store.db import migrate
 
@@ -299,7 +320,7 @@ def serve(host: str, port: int, with_worker: bool) -> None:
         supervisor.start()
         # uvicorn handles SIGINT/SIGTERM itself for a graceful HTTP shutdown, then re-raises the
         # signal, which lands in our handler and unwinds into cleanup().
-        uvicorn.run("voicesmith.api.app:create_app", factory=True, host=host, port=port)
+        _api_server(host, port).run()
 
     def cleanup() -> None:
         supervisor.stop()

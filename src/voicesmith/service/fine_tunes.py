@@ -43,11 +43,16 @@ def _check_dataset_ready(dataset) -> None:  # noqa: ANN001
         )
 
 
+def price() -> int:
+    """Credits a fine-tune reserves when created and is charged if it completes (the same for every fine-tune)."""
+    return get_settings().fine_tune_cost
+
+
 def create(org_id: str, *, name: str, description: str, language: str, model_id: str, dataset_id: str,
            accent: str | None = None, params: dict | None = None) -> FineTune:
     engine_model = resolve_model(model_id)
     validate_language(language)
-    cost = get_settings().fine_tune_cost
+    cost = price()
     with session_scope() as session:
         dataset = _owned_dataset(session, org_id, dataset_id)
         if file_count(session, dataset.id) == 0:

@@ -7,6 +7,8 @@ consume `stream_speech`. Failures are ServiceErrors, which the API turns into st
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
 from voicesmith.store.blobs import get_blob_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,31 @@ def speech_sample_rate() -> int:
     return get_synthesizer().sample_rate
 
 
+_warm_up_cancelled = threading.Event()
+
+
+def cancel_warm_up() -> None:
+    """The process is stopping: a warm-up not begun is skipped and one under way ends after its current step.
+
+    The server does not serve until the warm-up returns, so a stop during it would otherwise wait for all of it
+    (seconds; tens of seconds on a busy machine). A step inside onnxruntime or espeak-ng cannot be interrupted.
+    """
+    _warm_up_cancelled.set()
+
+
 def warm_up() -> None:
     """Load the engine and run it once, so the first request does not pay for loading (call off the loop)."""
+    if _warm_up_cancelled.is_set():
+        return
+    log.info("loading the speech engine")
     synthesizer = get_synthesizer()
     speech_pool.set_threads_per_task(getattr(getattr(synthesizer, "model", None), "threads", 1))
+    if _warm_up_cancelled.is_set():
+        log.info("speech engine warm-up cut short: stopping")
+        return
     # The whole text path once: normalisation, espeak-ng (initialised here, single-threaded) and the model.
     synthesizer.synthesize("Hello.", VoiceArtifact(style=np.zeros(256, dtype=np.float32)))
+    log.info("speech engine ready")
 
 
 def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], bytes], *,

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, case, func, or_, select, update
-from sqlalchemy.orm import Session
 
 from voicesmith.config import get_settings
 from voicesmith.engine.voice import VoiceArtifact

@@ -1,4 +1,4 @@
-"""Usage events and credit reports (GET /usage/credits)."""
+"""Usage events, credit reports (GET /usage/credits) and the credit balance (GET /usage/balance)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from voicesmith.service import fine_tunes
 from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.orgs import charge
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import UsageEvent
+from voicesmith.store.models import Organization, UsageEvent
 
 # Credits per character of speech, by the kind of voice (Cartesia: 1 for stock and instant clones,
 # 1.5 for pro voice clones).
@@ -37,6 +38,25 @@ def charge_tts(org_id: str, api_key_id: str | None, characters: int, voice_kind:
         record(session, org_id=org_id, kind="tts", quantity=characters, credits=credits, api_key_id=api_key_id,
                ref_id=voice_id)
     return credits
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An organisation's credits, and what a fine-tune costs on this server (to decide before starting one)."""
+
+    balance: int
+    reserved: int  # held by fine-tunes still running, until they complete (charged) or end otherwise (released)
+    fine_tune_cost: int
+
+    @property
+    def available(self) -> int:
+        return max(self.balance - self.reserved, 0)
+
+
+def balance(org_id: str) -> Balance:
+    with session_scope() as session:
+        org = session.get(Organization, org_id)
+        return Balance(balance=org.credits_balance, reserved=org.credits_reserved, fine_tune_cost=fine_tunes.price())
 
 
 @dataclass(frozen=True)

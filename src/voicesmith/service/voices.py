@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
-from voicesmith.service.ids import is_uuid
+from voicesmith.service.ids import is_uuid, new_uuid
 from voicesmith.service.languages import default_country, parse_language_filter, validate_language
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.blobs import get_blob_store
@@ -22,6 +24,7 @@ from voicesmith.store.models import Voice
 
 log = logging.getLogger(__name__)
 
+CLONE_WINDOW_S = 30.0  # seconds of a clone clip that are used
 GENDERS = ("masculine", "feminine", "gender_neutral")
 _GENDER_ALIASES = {"male": "masculine", "m": "masculine", "female": "feminine", "f": "feminine",
                    "neutral": "gender_neutral", "gender-neutral": "gender_neutral"}
@@ -250,13 +253,39 @@ class CloneRequest:
 
 
 def clone_voice(org_id: str, request: CloneRequest) -> Voice:
-    """Instant clone from one clip (POST /voices/clone)."""
+    """Instant clone from one clip (POST /voices/clone): a new voice owned by the organisation.
+
+    The clip is decoded from a temporary file (PyAV needs a seekable file for most containers) and
+    only its first CLONE_WINDOW_S seconds are used: the mapping was fitted on 5-30 s clips.
+    """
     validate_language(request.language)
     if request.base_voice_id:
         get(org_id, request.base_voice_id)
-    raise NotAvailable("Instant voice cloning is not available on this server yet (no clone engine is "
-                       "installed). Create a voice with a fine-tune instead: POST /datasets, upload audio, "
-                       "then POST /fine-tunes.")
+    from voicesmith.engine import clone  # the engine (and torch) load only when a clone is asked for
+    from voicesmith.engine.audio import AudioDecodeError, load_audio
+
+    suffix = Path(request.filename).suffix[:16] or ".bin"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        tmp.write(request.clip)
+        tmp.flush()
+        try:
+            audio, rate = load_audio(tmp.name)
+        except AudioDecodeError as exc:
+            raise InvalidRequest(f"The clip could not be read as audio ({exc}). Send wav, flac, mp3, ogg, "
+                                 "m4a or webm.", error_code="invalid_audio") from None
+    audio = audio[: int(CLONE_WINDOW_S * rate)]
+    try:
+        artifact = clone.instant_clone(audio, rate)
+    except clone.CloneError as exc:
+        raise InvalidRequest(f"This clip cannot be cloned: {exc}. Send 5-30 s of one person speaking.",
+                             error_code="unclonable_clip") from None
+    description = request.description or f"Instant clone of {request.filename}."
+    with session_scope() as session:
+        voice = store_voice(session, voice_id=new_uuid(), org_id=org_id, kind="clone", name=request.name,
+                            description=description, language=request.language, artifact=artifact)
+        voice.accent = request.accent
+        session.flush()  # fills created_at before the session closes
+    return voice
 
 
 def localize_voice(org_id: str, voice_id: str, language: str | None) -> Voice:

@@ -1,21 +1,23 @@
 """`POST /tts/bytes` and `POST /tts/sse` (contract §7.4, §7.5); `/tts/websocket` lives in tts_websocket.py.
 
-Both endpoints validate everything and charge credits before the response starts, so every client error is a
-proper 4xx. The body then streams as the engine produces audio; if the client goes away, generation stops at
-the next chunk.
+Both endpoints validate everything, take one of the organisation's TTS concurrency slots and charge credits
+before the response starts, so every client error is a proper 4xx (429 over the limit). The body then streams as
+the engine produces audio; if the client goes away, generation stops at the next chunk. The slot is held until
+the response has ended, however it ends.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
-from typing import TypeVar
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from voicesmith.api import tts_events as events
 from voicesmith.api.auth import Principal, tts_principal
@@ -27,6 +29,7 @@ from voicesmith.api.tts_schemas import BytesRequest, SSERequest
 from voicesmith.api.versions import ApiVersion, api_version
 from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.service.errors import ServiceError
+from voicesmith.service.limits import Slot, acquire_generation
 from voicesmith.service.synthesis import (SavedAudio, SpeechPlan, charge_speech, check_transcript, save_audio,
                                           speech_sample_rate, stream_speech, warm_up)
 
@@ -53,17 +56,46 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
 Body = TypeVar("Body", BytesRequest, SSERequest)
 
 
+class _HeldResponse(StreamingResponse):
+    """A streamed response that gives its concurrency slot back when it ends: complete, failed in-band, or cut
+    short by the client (Starlette then cancels the body or raises from `send`; either way this returns)."""
+
+    def __init__(self, slot: Slot, content: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
+
+
+@contextmanager
+def _released_on_error(slot: Slot) -> Iterator[None]:
+    """Until a _HeldResponse owns the slot, a failure (an error response instead) must give it back."""
+    try:
+        yield
+    except BaseException:
+        slot.release()
+        raise
+
+
 async def _prepare(request: Request, principal: Principal, version: ApiVersion, model: type[Body], *,
-                   raw_only: bool) -> tuple[Body, OutputFormat, SpeechPlan]:
-    """Parse, validate and charge; raises 4xx before anything is streamed."""
+                   raw_only: bool) -> tuple[Body, OutputFormat, SpeechPlan, Slot]:
+    """Parse, validate, take a concurrency slot and charge; raises 4xx before anything is streamed. The caller
+    must hand the slot to a _HeldResponse, or release it."""
     body = validate_body(parse_json(await request.body()), model)
     fmt = output_format_of(body.output_format, raw_only=raw_only)
     check_transcript(body.transcript)
     check_pronunciation_dict(body.pronunciation_dict_id, version)
     plan = await plan_for(principal, voice=body.voice, model_id=body.model_id, language=body.language,
                           locale=body.locale, speed=body.speed, generation_config=body.generation_config)
-    await run_in_threadpool(charge_speech, plan, len(body.transcript))
-    return body, fmt, plan
+    # After validation, so a bad request learns what is wrong with it; before charging, so a refused one is free.
+    slot = acquire_generation(principal.org_id)
+    with _released_on_error(slot):
+        await run_in_threadpool(charge_speech, plan, len(body.transcript))
+    return body, fmt, plan, slot
 
 
 @router.post("/tts/bytes", summary="Text to speech (audio file, streamed)", openapi_extra=_BODY_DOC,
@@ -71,11 +103,12 @@ async def _prepare(request: Request, principal: Principal, version: ApiVersion, 
 async def tts_bytes(request: Request, principal: Principal = Depends(tts_principal),
                     version: ApiVersion = Depends(api_version)) -> StreamingResponse:
     # The SDKs send `Accept: audio/wav` whatever the container; the body's output_format decides.
-    body, fmt, plan = await _prepare(request, principal, version, BytesRequest, raw_only=False)
-    encoder = make_encoder(fmt, speech_sample_rate())
-    saved = await run_in_threadpool(save_audio, plan, fmt.container) if body.save else None
-    headers = {"Cartesia-File-ID": saved.file_id} if saved is not None else {}
-    return StreamingResponse(_audio_body(plan, body, encoder, saved), media_type=content_type(fmt),
+    body, fmt, plan, slot = await _prepare(request, principal, version, BytesRequest, raw_only=False)
+    with _released_on_error(slot):
+        encoder = make_encoder(fmt, speech_sample_rate())
+        saved = await run_in_threadpool(save_audio, plan, fmt.container) if body.save else None
+        headers = {"Cartesia-File-ID": saved.file_id} if saved is not None else {}
+        return _HeldResponse(slot, _audio_body(plan, body, encoder, saved), media_type=content_type(fmt),
                              headers=headers)
 
 
@@ -104,10 +137,11 @@ async def _audio_body(plan: SpeechPlan, body: BytesRequest, encoder: Encoder,
              response_class=StreamingResponse)
 async def tts_sse(request: Request, principal: Principal = Depends(tts_principal),
                   version: ApiVersion = Depends(api_version)) -> StreamingResponse:
-    body, fmt, plan = await _prepare(request, principal, version, SSERequest, raw_only=True)
-    encoder = make_encoder(fmt, speech_sample_rate())
-    stream = _sse_events(plan, body, encoder, version, request_id_of(request))
-    return StreamingResponse(stream, media_type="text/event-stream",
+    body, fmt, plan, slot = await _prepare(request, principal, version, SSERequest, raw_only=True)
+    with _released_on_error(slot):
+        encoder = make_encoder(fmt, speech_sample_rate())
+        stream = _sse_events(plan, body, encoder, version, request_id_of(request))
+        return _HeldResponse(slot, stream, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

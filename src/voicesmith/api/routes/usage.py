@@ -1,4 +1,6 @@
-"""GET /usage/credits: credits used per time bucket (admin key, contract §9)."""
+"""GET /usage/credits: credits used per time bucket (admin key, contract §9); GET /usage/balance: the
+organisation's credit balance (voicesmith extension, any API key).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Optional
 
 from fastapi import Depends, Query
 
-from voicesmith.api.auth import Principal, admin_principal
+from voicesmith.api.auth import Principal, admin_principal, api_key_principal
 from voicesmith.api.routing import SlashRouter
 from voicesmith.api.schemas import iso
 from voicesmith.api.versions import api_version
@@ -27,3 +29,10 @@ def credits(
     buckets = usage.credits_report(principal.org_id, start_ts=start_ts, end_ts=end_ts, interval=interval,
                                    api_key_id=api_key_id)
     return {"data": [{"start_ts": iso(b.start_ts), "end_ts": iso(b.end_ts), "credits": b.credits} for b in buckets]}
+
+
+@router.get("/balance", summary="Credit balance and the price of a fine-tune (voicesmith)")
+def balance(principal: Principal = Depends(api_key_principal)) -> dict:
+    # Any key, not only admin ones: whoever may start a fine-tune needs to know whether it can be paid for.
+    b = usage.balance(principal.org_id)
+    return {"balance": b.balance, "reserved": b.reserved, "available": b.available, "fine_tune_cost": b.fine_tune_cost}

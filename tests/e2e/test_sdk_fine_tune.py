@@ -1,0 +1,116 @@
+"""A whole professional voice clone through the official `cartesia` v4 SDK, against a real server with its
+embedded worker: dataset -> upload two minutes of a real speaker (allison_en) -> quality report -> fine-tune
+(tiny budget) -> progress -> completed -> four voices -> TTS with each, and the report's held-out figures.
+
+The tiny budget is a voicesmith field the SDK passes through `extra_body`; everything else is the SDK's own
+calls. The report's numbers are computed by the worker on held-out utterances; they are asserted here, not
+just printed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.engine.adapt_data import corpus_rows
+from tests.tts_support import assert_speech, decode_wav
+from voicesmith.engine.wer import wer
+
+cartesia = pytest.importorskip("cartesia", minversion="4")
+
+TEXT = "The library closes early on Sundays."
+POLL_S = 2.0
+TRAIN_TIMEOUT_S = 1500  # tiny budget: a few minutes on 2 free cores, far longer on a shared machine
+pytestmark = pytest.mark.timeout(TRAIN_TIMEOUT_S + 300)
+
+
+@pytest.fixture(scope="module")
+def flow(live_server, speech_data):
+    key = live_server.make_key("sdk-fine-tune")
+    client = cartesia.Cartesia(api_key=key, base_url=live_server.base_url, max_retries=0, timeout=300)
+    rest = httpx.Client(base_url=live_server.base_url, timeout=60,
+                        headers={"Authorization": f"Bearer {key}", "Cartesia-Version": "2026-03-01"})
+
+    ds = client.datasets.create(name="allison two minutes", description="sdk end to end")
+    rows = corpus_rows(speech_data, "allison_en", minutes=2)
+    for row in rows:
+        with (speech_data / row["path"]).open("rb") as fh:
+            client.datasets.files.upload(ds.id, file=fh, purpose="fine_tune")
+    # The quality report is computed in the background as files arrive; it is ready before training.
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while (report := rest.get(f"/datasets/{ds.id}/report").json())["status"] == "pending":
+        assert time.monotonic() < deadline, report
+        time.sleep(POLL_S)
+
+    ft = client.fine_tunes.create(dataset=ds.id, name="Allison", description="two minutes, tiny budget",
+                                  language="en", model_id="sonic-3-2026-01-12", extra_body={"budget": "tiny"})
+    seen: list[dict] = []
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while True:
+        body = rest.get(f"/fine-tunes/{ft.id}").json()
+        seen.append(body)
+        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(POLL_S)
+    return {"client": client, "rest": rest, "dataset": ds, "files": rows, "dataset_report": report,
+            "fine_tune": ft, "polls": seen, "final": seen[-1]}
+
+
+def test_dataset_report_counts_the_uploaded_speech(flow):
+    body = flow["dataset_report"]
+    assert body["status"] == "ready" and len(body["files"]) == len(flow["files"])
+    report = body["report"]
+    assert report["ok_to_train"] is True
+    # A few clips are single words too short to count (each says why); most of the speech is usable.
+    for f in body["files"]:
+        if f["analysis"]["verdict"] == "rejected":
+            assert f["analysis"]["reasons"][0]["code"] and f["analysis"]["reasons"][0]["message"], f
+    assert report["rejected_file_count"] <= len(body["files"]) // 4
+    assert 70 <= report["usable_seconds"] <= 130  # two minutes of read speech, pauses trimmed
+    assert report["recommendation"]  # under the recommended 10 minutes: the report says so
+
+
+def test_fine_tune_completes_with_progress_by_stage(flow):
+    final = flow["final"]
+    assert final["status"] == "completed", final
+    training = [p for p in flow["polls"] if p["status"] == "training"]
+    assert training, "the fine-tune was never seen training"
+    progress = [p["progress"] for p in training]
+    assert progress == sorted(progress) and all(0 <= v <= 1 for v in progress)
+    # The stage is unset only in the moment between the claim and the worker's first progress report.
+    stages = [p["stage"] for p in training if p["progress"] > 0]
+    assert set(stages) <= {"ingest", "segment", "transcribe", "adapt", "evaluate"} and "adapt" in stages
+    assert any(p.get("eta_seconds") is not None for p in training)
+
+
+def test_four_voices_that_speak(flow):
+    client = flow["client"]
+    voices = list(client.fine_tunes.list_voices(flow["fine_tune"].id))
+    assert len(voices) == 4 and len({v.name for v in voices}) == 4
+    from voicesmith.engine.transcribe import Transcriber
+
+    transcriber = Transcriber(threads=2)
+    for v in voices:
+        assert v.is_owner
+        audio = client.tts.generate(model_id="sonic-3", transcript=TEXT, voice={"mode": "id", "id": v.id},
+                                    language="en",
+                                    output_format={"container": "wav", "encoding": "pcm_s16le", "sample_rate": 24000})
+        pcm, rate, _ = decode_wav(audio.read())
+        assert_speech(pcm, rate, min_s=1.0, max_s=10)
+        assert wer(TEXT, transcriber.transcribe(pcm, rate).text) <= 0.25, v.name
+
+
+def test_report_shows_the_voices_closer_than_the_start_point_and_intelligible(flow):
+    body = flow["rest"].get(f"/fine-tunes/{flow['fine_tune'].id}/report").json()
+    assert body["status"] == "completed"
+    report = body["report"]
+    start = report["start_point"]["similarity"]
+    match = next(v for v in report["voices"] if v["key"] == "match")
+    assert report["held_out_utterances"] >= 5
+    assert report["floor"]["similarity"] < report["ceiling"]["similarity"]
+    assert match["similarity"] > start + 0.01, (match, start)
+    real = report["speaker"]["real_wer"]
+    for v in report["voices"]:
+        assert v["wer"] <= max(1.5 * real, real + 0.15), v
