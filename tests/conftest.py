@@ -34,7 +34,7 @@ def speech_data() -> Path:
     root = Path(os.environ.get("VOICESMITH_SPEECH_DATA") or REPO_ROOT / ".cache" / "speech")
     if not (root / "manifest.tsv").is_file():
         pytest.skip(f"no speech data at {root} (manifest.tsv missing): run "
-                    "`bash ../shared/speech-data/fetch_dev_speech.sh .cache/speech` or `./run test`, "
+                    "`.venv/bin/python scripts/fetch_speech.py .cache/speech` or `./run test`, "
                     "or set VOICESMITH_SPEECH_DATA")
     return root
 

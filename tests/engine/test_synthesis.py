@@ -17,7 +17,6 @@ from voicesmith.engine.synthesis import (
     get_synthesizer,
 )
 from voicesmith.engine.text import normalize
-from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.engine.wer import corpus_wer
 
 SR = 24000
