@@ -1,4 +1,4 @@
-"""Server administration used by the `voicesmith` CLI and by `serve`: schema, keys, bootstrap."""
+"""Server administration used by the `voicesmith` CLI and by `serve`: schema, keys, credits, bootstrap."""
 
 from __future__ import annotations
 
@@ -40,6 +40,22 @@ def revoke_key(key_id: str) -> None:
     if not keys.revoke_key(key_id):
         raise SystemExit(f"no active API key with id {key_id}")
     print(f"revoked {key_id}")
+
+
+def add_credits(org: str, amount: int) -> None:
+    """Add `amount` credits (negative: remove) to an organisation; raises SystemExit(1) with a message on refusal."""
+    from voicesmith.service import orgs
+    from voicesmith.service.errors import ServiceError
+    from voicesmith.store.db import session_scope
+
+    _migrate_db()
+    try:
+        with session_scope() as session:
+            o = orgs.add_credits(session, org, amount)
+            balance, reserved = o.credits_balance, o.credits_reserved
+    except ServiceError as exc:
+        raise SystemExit(exc.message) from None
+    print(f"{org}: {balance:,} credits ({reserved:,} reserved by running fine-tunes)")
 
 
 def ensure_bootstrap_key() -> str | None:

@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys (server side; uses VOICESMITH_DATA).")
 app.add_typer(keys_app, name="keys")
+credits_app = typer.Typer(no_args_is_help=True, help="Manage organisations' credits (server side; uses VOICESMITH_DATA).")
+app.add_typer(credits_app, name="credits")
 app.add_typer(voices_app, name="voices")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(fine_tunes_app, name="fine-tunes")
@@ -105,6 +107,19 @@ def keys_revoke(key_id: str, data: Optional[Path] = typer.Option(None, help="Dat
     from voicesmith import admin
 
     admin.revoke_key(key_id)
+
+
+@credits_app.command("add")
+def credits_add(
+    org: str = typer.Argument(..., help="Organisation name (as in `voicesmith keys list`)."),
+    amount: int = typer.Argument(..., help="Credits to add; negative to take back."),
+    data: Optional[Path] = typer.Option(None, help="Data directory."),
+) -> None:
+    """Top up an organisation's credits and print its balance."""
+    _use_data_dir(data)
+    from voicesmith import admin
+
+    admin.add_credits(org, amount)
 
 
 # -- the cloning workflow ---------------------------------------------------------------------
@@ -197,7 +212,8 @@ def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
     balance = f"{credits.available:,} available ({credits.reserved:,} reserved)"
     if credits.available < credits.fine_tune_cost:
         raise fail(f"fine-tune not started: it costs {credits.fine_tune_cost:,} credits and your balance is {balance}; "
-                   "add credits, or delete a running fine-tune to release its reservation")
+                   "add credits (`voicesmith credits add ORG AMOUNT` on the server), or delete a running fine-tune "
+                   "to release its reservation")
     if not ask:
         return
     question = (f"Start the fine-tune? It costs {credits.fine_tune_cost:,} credits (charged only if training "

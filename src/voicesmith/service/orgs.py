@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from voicesmith.config import get_settings
-from voicesmith.service.errors import InsufficientCredits
+from voicesmith.service.errors import InsufficientCredits, InvalidRequest
 from voicesmith.service.ids import new_id
 from voicesmith.store.models import FineTune, Organization
 
@@ -24,6 +24,24 @@ def get_or_create_org(session: Session, name: str) -> Organization:
                            credits_reserved=0)
         session.add(org)
         session.flush()
+    return org
+
+
+def add_credits(session: Session, name: str, amount: int) -> Organization:
+    """Top up (or, with a negative amount, take back) an organisation's credits; the server operator's tool.
+    The balance never goes below what running fine-tunes have reserved."""
+    org = session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        raise InvalidRequest(f"no organisation named {name!r}", error_code="organization_not_found")
+    result = session.execute(
+        update(Organization)
+        .where(Organization.id == org.id, Organization.credits_balance + amount >= Organization.credits_reserved)
+        .values(credits_balance=Organization.credits_balance + amount)
+    )
+    if result.rowcount != 1:
+        raise InvalidRequest(f"{name} has {org.credits_balance:,} credits with {org.credits_reserved:,} reserved: "
+                             f"taking {-amount:,} would leave less than the reservation", error_code="credits_reserved")
+    session.refresh(org)
     return org
 
 
