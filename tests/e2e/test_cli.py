@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,6 +324,8 @@ def test_say_writes_a_file_that_is_speech(cli: Cli, stock_voice: str, stream: bo
     assert f"wrote {out}" in result.stdout
     audio, rate = sf.read(out)
     assert rate == 24000 and 1.0 < len(audio) / rate < 10
+    with wave.open(str(out)) as w:  # the header's sizes are the file's, not a stream's placeholder
+        assert w.getnframes() == len(audio)
     heard = get_transcriber().transcribe(audio.astype(np.float32), rate).text
     assert wer(text, heard) <= 0.25, heard
 
