@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 import uuid
+import wave
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,8 @@ def test_tts_bytes_and_stream_with_a_stock_voice(client: VoicesmithClient, tmp_p
     )
     audio, rate = sf.read(out)
     assert n == out.stat().st_size and rate == 16000 and len(audio) > 0.5 * rate
+    with wave.open(str(out)) as w:  # the header's sizes are the file's, not a stream's placeholder
+        assert w.getnframes() == len(audio)
     pcm = b"".join(client.tts_stream("Streaming works too.", voice_id=voice.id, model_id="sonic-2", sample_rate=24000))
     samples, _ = sf.read(io.BytesIO(pcm), format="RAW", subtype="PCM_16", samplerate=24000, channels=1)
     assert len(samples) > 0.5 * 24000 and abs(samples).max() > 0.01

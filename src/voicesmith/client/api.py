@@ -16,6 +16,7 @@ import json
 import mimetypes
 import os
 import secrets
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,8 @@ class VoicesmithClient:
         output_format: dict[str, Any],
         language: str | None = None,
     ) -> int:
-        """POST /tts/bytes, streaming the audio into `out` (written whole or not at all). Returns bytes written."""
+        """POST /tts/bytes, streaming the audio into `out` (written whole or not at all). Returns bytes written.
+        A WAV gets its real sizes in the header (see `_seal_wav`)."""
         body = _tts_body(transcript, voice_id, model_id, output_format, language)
         response = self._send(self._http.build_request("POST", "/tts/bytes", json=body), stream=True)
         tmp = out.with_name(out.name + ".part")
@@ -246,6 +248,8 @@ class VoicesmithClient:
                 for chunk in response.iter_bytes():
                     fh.write(chunk)
                     written += len(chunk)
+            if output_format.get("container") == "wav":
+                _seal_wav(tmp)
             tmp.replace(out)
         finally:
             response.close()
@@ -288,6 +292,24 @@ class VoicesmithClient:
     def credit_balance(self) -> CreditBalance:
         """GET /usage/balance (voicesmith, any key). Raises NotFound from servers without it (Cartesia, older ones)."""
         return CreditBalance.from_json(self._json("GET", "/usage/balance"))
+
+
+def _seal_wav(path: Path) -> None:
+    """Fill in the RIFF and data sizes of a WAV file written from a stream.
+
+    The server streams WAV with both sizes set to 0xFFFFFFFF (the length is unknown when the header goes
+    out); libsndfile reads that, but many players and Python's `wave` then report a length of hours.
+    """
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        head = fh.read(128)
+        at = head.find(b"data", 12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE" or at < 0:
+            return  # not a WAV header: leave the file as it is
+        fh.seek(4)
+        fh.write(struct.pack("<I", size - 8))
+        fh.seek(at + 4)
+        fh.write(struct.pack("<I", size - at - 8))
 
 
 def _reason(exc: Exception) -> str:

@@ -277,8 +277,6 @@ def say(
             written = client.tts_to_file(
                 output, text, voice_id=voice, model_id=model, output_format=speech.output_format(fmt, sample_rate), language=language
             )
-            if fmt == "wav":
-                speech.seal_wav(output)
     out.print(f"wrote {output} ({render.size(written)})", markup=False, highlight=False)
 
 

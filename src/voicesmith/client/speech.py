@@ -30,24 +30,6 @@ def wav_header(data_bytes: int, sample_rate: int, channels: int = 1, sample_widt
     )
 
 
-def seal_wav(path: Path) -> None:
-    """Fill in the RIFF and data sizes of a WAV file written from a stream.
-
-    The server streams WAV with both sizes set to 0xFFFFFFFF (the length is unknown when the header goes
-    out); libsndfile reads that, but many players and Python's `wave` then report a length of hours.
-    """
-    size = path.stat().st_size
-    with path.open("r+b") as fh:
-        head = fh.read(128)
-        at = head.find(b"data", 12)
-        if head[:4] != b"RIFF" or head[8:12] != b"WAVE" or at < 0:
-            return  # not a WAV we wrote: leave it as it is
-        fh.seek(4)
-        fh.write(struct.pack("<I", size - 8))
-        fh.seek(at + 4)
-        fh.write(struct.pack("<I", size - at - 8))
-
-
 def stream_to_file(
     client: VoicesmithClient,
     out: Path,

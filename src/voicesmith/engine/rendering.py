@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -21,7 +21,6 @@ import numpy as np
 from voicesmith.engine.synthesis import Synthesizer
 from voicesmith.engine.voice import STYLE_ROWS
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -115,9 +114,6 @@ class Renderer:
         # A style far off the map can make the decoder blow up; measure that as the noise it is
         # rather than let inf/NaN reach the embedder and the recogniser.
         return np.clip(np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
-
-    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        return list(self._pool.map(fn, items))
 
     def speak_many(
         self,
