@@ -13,6 +13,7 @@ from voicesmith.engine import clone, style_space
 from voicesmith.engine.clone import CloneError, instant_clone, load_mapping
 from voicesmith.engine.phonemes import phonemize
 from voicesmith.engine.rendering import Renderer
+from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.engine.voice_profile import to_band
 
 
@@ -46,14 +47,15 @@ def _clip(clips, seconds: float = 12.0) -> np.ndarray:
     return np.concatenate(audio)
 
 
-def _similarity(voice_style, pitch, clips, source_rate, renderer) -> float:
+def _similarity(voice: VoiceArtifact, clips, source_rate, renderer) -> float:
     from voicesmith.engine import speaker
 
     target = speaker.centroid(np.stack([c.embedding for c in clips]))
-    jobs = [(voice_style, phonemize(t, "en"), 1.0, pitch) for t in
+    jobs = [(voice.style, phonemize(t, "en"), 1.0, voice.pitch_scale) for t in
             ("The meeting starts at nine tomorrow morning.", "Please leave your message after the tone.",
              "Thank you for calling, how can I help you?")]
-    sims = renderer.speak_many(jobs, post=lambda a: speaker.embed_utterance(to_band(a, 24000, source_rate),
+    heard = lambda a: voice.filter(a, 24000)  # noqa: E731
+    sims = renderer.speak_many(jobs, post=lambda a: speaker.embed_utterance(to_band(heard(a), 24000, source_rate),
                                                                              min(source_rate, 24000)) @ target)
     return float(np.mean(sims))
 
@@ -68,11 +70,14 @@ def test_clone_is_closer_to_the_speaker_than_the_stock_mean(name, rate, speakers
     elapsed = time.perf_counter() - t
     assert voice.meta["source"] == "instant_clone"
     assert voice.meta["source_rate"] == rate  # the clip's real bandwidth, though it came at 24 kHz
-    offset = (voice.style - style_space.stock_mean()) / style_space.stock_scale()
-    assert np.abs(offset).max() <= style_space.DEFAULT_BOUND + 1e-3
+    # The learned offset stays within the search's bound around the pack blend (the blend itself may sit
+    # further from the stock mean than the bound: a single pack does). The meta's weights are rounded.
+    offset = (voice.style - style_space.blend(voice.meta["blend"])) / style_space.stock_scale()
+    assert np.abs(offset).max() <= style_space.DEFAULT_BOUND + 0.05
+    assert voice.meta["timbre"] in ("fitted", "none")
     with Renderer(workers=2) as r:
-        cloned = _similarity(voice.style, voice.pitch_scale, clips[7:], rate, r)
-        plain = _similarity(style_space.stock_mean(), 1.0, clips[7:], rate, r)
+        cloned = _similarity(voice, clips[7:], rate, r)
+        plain = _similarity(VoiceArtifact(style_space.stock_mean()), clips[7:], rate, r)
     assert cloned > plain + 0.02, (cloned, plain)
     print(f"{name}: clone {elapsed:.2f} s, similarity {plain:.3f} -> {cloned:.3f}")
 

@@ -108,6 +108,7 @@ def test_four_distinct_named_voices(run):
         again = VoiceArtifact.from_bytes(artifact.to_bytes())
         assert again.style.shape == (510, 256) and np.isfinite(again.style).all()
         assert again.meta["source"] == "fine_tune"
+        assert again.timbre is not None and np.isfinite(again.timbre).all()  # its own fitted filter
     styles = [v.artifact.style for v in voices]
     for i in range(4):
         for j in range(i + 1, 4):

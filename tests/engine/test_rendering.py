@@ -73,3 +73,53 @@ def test_free_cores_leaves_out_a_core_another_process_is_busy_with(monkeypatch):
     finally:
         spinner.kill()
         spinner.wait()
+
+
+def test_cpu_meter_counts_other_processes_not_this_one():
+    import subprocess
+    import sys
+    import time
+
+    from voicesmith.engine.rendering import CpuMeter
+
+    meter = CpuMeter()
+    end = time.monotonic() + 0.6
+    while time.monotonic() < end:  # this process keeps a core busy: not "others"
+        pass
+    assert meter.others_busy() < 0.5
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.8)
+        meter.others_busy()  # the reading that spans the spinner's start-up
+        time.sleep(0.6)
+        assert meter.others_busy() > 0.6
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_renderer_follows_the_cores_other_processes_leave_free(monkeypatch, style):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.delenv("VOICESMITH_TRAIN_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        pytest.skip("needs 2 cores")
+    jobs = [(style, "hˈaɪ.", 1.0, 1.0)]
+    with Renderer() as r:
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.6)
+            r.speak_many(jobs)
+            time.sleep(0.6)
+            r.speak_many(jobs)
+            assert r.workers == cores - 1
+        finally:
+            spinner.kill()
+            spinner.wait()
+        time.sleep(0.6)
+        r.speak_many(jobs)
+        assert r.workers == cores

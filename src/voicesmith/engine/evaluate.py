@@ -100,7 +100,7 @@ class VoiceEvaluation:
 
 def speak_held_out(voice: VoiceArtifact, held: HeldOutSet, renderer: Renderer, should_cancel=None) -> list[np.ndarray]:
     jobs = [(voice.style, p, voice.speed, voice.pitch_scale) for p in held.phonemes]
-    return renderer.speak_many(jobs, should_cancel=should_cancel)
+    return [voice.filter(c, renderer.sample_rate) for c in renderer.speak_many(jobs, should_cancel=should_cancel)]
 
 
 def evaluate_voice(

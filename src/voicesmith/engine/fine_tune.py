@@ -34,7 +34,7 @@ from voicesmith.engine.adapt import (
     Sentence,
     adapt,
 )
-from voicesmith.engine.rendering import Cancelled, Renderer, free_cores
+from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.engine.voice_profile import SpeakerProfile
@@ -76,6 +76,7 @@ class Budget:
     max_pool: int  # training sentences the searches draw from
     probe_sentences: int  # sentences the start options are compared on
     eval_utterances: int  # held-out utterances in the report
+    timbre_sentences: int  # training sentences each voice's timbre filter is fitted on
 
     def search(self, generations: int) -> SearchBudget:
         return SearchBudget(
@@ -87,14 +88,19 @@ class Budget:
 
 
 BUDGETS = {
-    # tiny: the two delivery variants are not searched (variant_generations=0); they are the closest match
-    # with pitch and speed set from their group of recordings. It is for trying the workflow in minutes.
+    # tiny and default: the two delivery variants are not searched (variant_generations=0); they are the
+    # closest match with pitch and speed set from their group of recordings, and a timbre filter of their
+    # own (measured: a generation or six of prosody search per variant gained nothing over that). tiny is
+    # for trying the workflow in minutes; default is sized for 24 minutes of audio in 15 minutes on 2 cores.
     "tiny": Budget(generations=3, popsize=6, sentences_per_generation=2, guard_every=3, guard_sentences=2,
-                   variant_generations=0, max_pool=40, probe_sentences=2, eval_utterances=5),
-    "default": Budget(generations=24, popsize=12, sentences_per_generation=3, guard_every=4, guard_sentences=4,
-                      variant_generations=6, max_pool=200, probe_sentences=4, eval_utterances=12),
+                   variant_generations=0, max_pool=40, probe_sentences=2, eval_utterances=5,
+                   timbre_sentences=8),
+    "default": Budget(generations=12, popsize=12, sentences_per_generation=3, guard_every=4, guard_sentences=4,
+                      variant_generations=0, max_pool=200, probe_sentences=4, eval_utterances=12,
+                      timbre_sentences=16),
     "max": Budget(generations=60, popsize=16, sentences_per_generation=4, guard_every=5, guard_sentences=6,
-                  variant_generations=12, max_pool=400, probe_sentences=6, eval_utterances=24),
+                  variant_generations=12, max_pool=400, probe_sentences=6, eval_utterances=24,
+                  timbre_sentences=24),
 }
 
 
@@ -171,7 +177,7 @@ def _stage_spans(budget: Budget, audio_s: float, analysed: bool) -> dict[str, tu
     per_gen = b.popsize * b.sentences_per_generation
     checks = lambda gens: (gens // max(1, b.guard_every) + 2) * b.guard_sentences  # noqa: E731
     adapt_syn = (7 * 2 * b.probe_sentences + b.generations * per_gen + checks(b.generations) + 2 * b.guard_sentences
-                 + 2 * (b.variant_generations * per_gen + checks(b.variant_generations)))
+                 + 2 * (b.variant_generations * per_gen + checks(b.variant_generations)) + 5 * b.timbre_sentences)
     guard_asr = checks(b.generations) + 2 * b.guard_sentences + 2 * checks(b.variant_generations)
     cost = {
         "ingest": audio_s * (0.1 * _COST_ANALYSIS_PER_AUDIO_S if analysed else _COST_ANALYSIS_PER_AUDIO_S),
@@ -331,7 +337,8 @@ def _adapt_stage(
 ) -> tuple[list[voice_set.BuiltVoice], dict]:
     weights = ObjectiveWeights()
     say = progress.stage("adapt")
-    # Work units for the progress bar: generations of each search (the variants are shorter).
+    # Work units for the progress bar: generations of each search (the variants are shorter), one
+    # for the start point, one for the clear variant, one for the four timbre filters.
     total_units = budget.generations + 2 * budget.variant_generations + 3
     guard = IntelligibilityGuard(speaker_data.guard_sentences(data.pool, budget.guard_sentences), request.language, renderer)
 
@@ -351,8 +358,21 @@ def _adapt_stage(
     def sub(offset: int, span: int) -> Callable[[float, str], None]:
         return lambda f, m: say((offset + f * span) / total_units, m)
 
-    match_task = AdaptTask("match", space, data.profile, data.pool, start,
-                           budget=budget.search(budget.generations), weights=weights, seed=seed)
+    timbre_set = speaker_data.evenly(data.pool, budget.timbre_sentences)
+
+    def timbre_of(key: str, voice: VoiceArtifact, current: np.ndarray | None) -> tuple[np.ndarray | None, dict]:
+        path = workdir / f"timbre_{key}.json"
+        chosen = _load_json(path)
+        if chosen is None:
+            array, details = voice_set.choose_timbre(voice, timbre_set, data.profile, renderer, current, should_cancel)
+            chosen = {"timbre": None if array is None else array.tolist(), "details": details}
+            _save_json(path, chosen)
+        return None if chosen["timbre"] is None else np.asarray(chosen["timbre"], np.float32), chosen["details"]
+
+    say(0.5 / total_units, "choosing a timbre filter for the start voice")
+    start_timbre, _ = timbre_of("start", space.artifact(start.z, start.pitch_scale, start.speed), None)
+    match_task = AdaptTask("match", space, data.profile, data.pool, start, budget=budget.search(budget.generations),
+                           weights=weights, seed=seed, timbre=start_timbre)
     match = adapt(match_task, renderer, guard, workdir / "search", sub(done, budget.generations), should_cancel)
     done += budget.generations
     name = _title(request.name)
@@ -402,6 +422,11 @@ def _adapt_stage(
             f"{contrast} than the rest.",
             result.artifact, {"utterances": len(group.indices), "guard_error": result.guard_error},
         ))
+    for k, v in enumerate(voices):
+        say((done + k / len(voices)) / total_units, f"choosing the timbre filter of the {v.label} voice")
+        array, details = timbre_of(v.key, v.artifact, start_timbre)
+        v.artifact = replace(v.artifact, timbre=array)
+        v.details.update(details)
     say(1.0, "four voices adapted")
     return voices, {"start": saved, "source_rate": data.source_rate}
 
@@ -445,7 +470,7 @@ def _evaluate_stage(
     for v, n, ev in zip(voices, voice_names, evaluated):
         meta = {"source": "fine_tune", "variant": v.key, "held_out_similarity": round(ev.similarity, 4),
                 "speaker_name": name}
-        artifact = VoiceArtifact(v.artifact.style, v.artifact.pitch_scale, v.artifact.speed, meta=meta)
+        artifact = replace(v.artifact, meta=meta)
         result_voices.append(FineTunedVoice(n, v.description, artifact, v.key, ev.previews))
     say(1.0, "report ready")
     return FineTuneResult(result_voices, report)
@@ -517,7 +542,7 @@ def run_fine_tune(
     data = _training_data(request, workdir, utts, source_rate, budget)
     timings["split_profile"] = time.monotonic() - t0 - sum(timings.values())
 
-    with Renderer(workers=free_cores()) as renderer:
+    with Renderer() as renderer:
         voices, start_info = _adapt_stage(request, workdir, data, budget, renderer, tracker, should_cancel, seed)
         timings["adapt"] = time.monotonic() - t0 - sum(timings.values())
         result = _evaluate_stage(request, workdir, data, budget, renderer, voices, start_info, tracker, should_cancel)

@@ -28,47 +28,73 @@ class Cancelled(Exception):
     """The caller asked to stop (a fine-tune was cancelled); raised between syntheses."""
 
 
+def _affinity_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def free_cores() -> int:
     """Cores this process may use that other processes are not busy with (at least 1).
 
-    VOICESMITH_TRAIN_THREADS overrides. Otherwise: the affinity mask minus the cores that were busy
-    over the last half second (/proc/stat). Not the load average: it still counts this job's own
-    ingest and transcription from the minute before, and on an idle 2-core machine that halved the
-    search's parallelism."""
+    VOICESMITH_TRAIN_THREADS overrides. Otherwise: the affinity mask minus the cores that other
+    processes kept busy over the last half second (/proc/stat less this process's own time). Not the
+    load average: it still counts this job's own ingest and transcription from the minute before,
+    and on an idle 2-core machine that halved the search's parallelism."""
     raw = os.environ.get("VOICESMITH_TRAIN_THREADS")
     if raw:
         return max(1, int(raw))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    busy = _busy_cores()
-    return max(1, min(cores, int(round(cores - busy))))
-
-
-def _busy_cores(window_s: float = 0.5) -> float:
-    """Cores' worth of CPU time used by anything over `window_s` (machine-wide), from /proc/stat;
-    the 1-minute load average where /proc is not available."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields), idle
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(window_s)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
+    meter = CpuMeter()
+    time.sleep(0.5)
+    others = meter.others_busy()
+    if others is None:
         try:
-            return os.getloadavg()[0]
+            others = os.getloadavg()[0]
         except OSError:
-            return 0.0
-    elapsed = total1 - total0
-    if elapsed <= 0:
-        return 0.0
-    return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / elapsed)
+            others = 0.0
+    return _cores_left(_affinity_cores(), others)
+
+
+def _cores_left(cores: int, others_busy: float) -> int:
+    return max(1, min(cores, int(round(cores - others_busy))))
+
+
+class CpuMeter:
+    """Cores' worth of CPU that *other* processes used since the previous reading: machine-wide busy
+    time from /proc/stat less this process's own (/proc/self/stat), so a search never counts its
+    own syntheses as load. Readings need no sleep: each covers the time since the one before."""
+
+    _MIN_WINDOW_S = 0.2
+
+    def __init__(self) -> None:
+        self._cpus = os.cpu_count() or 1
+        self._last = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int, int, float] | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+            with open("/proc/self/stat") as f:
+                own = f.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        # utime, stime, cutime, cstime: fields 14-17 of the file, 12-15 after the ") " split.
+        own_ticks = sum(int(x) for x in own[11:15])
+        return sum(fields), idle, own_ticks, time.monotonic()
+
+    def others_busy(self) -> float | None:
+        """None when /proc is unreadable or too little time has passed to tell."""
+        now, last = self._read(), self._last
+        if now is None or last is None:
+            return None
+        if now[3] - last[3] < self._MIN_WINDOW_S or now[0] <= last[0]:
+            return None
+        self._last = now
+        total, idle, own = now[0] - last[0], now[1] - last[1], now[2] - last[2]
+        return max(0.0, self._cpus * (total - idle - own) / total)
 
 
 _training_synth: dict[int, Synthesizer] = {}
@@ -91,13 +117,28 @@ def style_row(style: np.ndarray, n_tokens: int) -> np.ndarray:
 
 
 class Renderer:
-    """Synthesises phoneme strings in a style with a pool of worker threads."""
+    """Synthesises phoneme strings in a style with a pool of worker threads.
+
+    `workers` fixes the parallelism (as does VOICESMITH_TRAIN_THREADS). Without it, every `speak_many`
+    runs as many clips at once as there are cores other processes left free since the previous call:
+    a fine-tune that started while the API was busy speaking does not stay on one core for the rest of
+    its search, and one started on an idle machine yields cores when TTS requests arrive."""
 
     def __init__(self, synthesizer: Synthesizer | None = None, workers: int | None = None) -> None:
         self.synthesizer = synthesizer or training_synthesizer()
-        self.workers = workers or free_cores()
+        raw = os.environ.get("VOICESMITH_TRAIN_THREADS")
+        self._fixed = workers or (max(1, int(raw)) if raw else None)
+        self._cores = self._fixed or _affinity_cores()
+        self._meter = None if self._fixed else CpuMeter()
+        self.workers = self._fixed or free_cores()
         self.sample_rate = self.synthesizer.sample_rate
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="render")
+        self._pool = ThreadPoolExecutor(self._cores, thread_name_prefix="render")
+
+    def _adjust_workers(self) -> None:
+        if self._meter is not None:
+            others = self._meter.others_busy()
+            if others is not None:
+                self.workers = _cores_left(self._cores, others)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -129,13 +170,16 @@ class Renderer:
         the jobs not yet started are then skipped and `Cancelled` is raised. `on_progress(done, total)`
         is called in the caller's thread as clips finish (in job order), so it may raise."""
         stop = threading.Event()
+        self._adjust_workers()
+        gate = threading.Semaphore(self.workers)
 
         def one(job: tuple[np.ndarray, str, float, float]):
-            if stop.is_set() or (should_cancel is not None and should_cancel()):
-                stop.set()
-                return None
-            clip = self.speak(*job)
-            return post(clip) if post is not None else clip
+            with gate:
+                if stop.is_set() or (should_cancel is not None and should_cancel()):
+                    stop.set()
+                    return None
+                clip = self.speak(*job)
+                return post(clip) if post is not None else clip
 
         futures = [self._pool.submit(one, job) for job in jobs]
         results = []

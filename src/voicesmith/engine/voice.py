@@ -1,8 +1,10 @@
 """The Voice artifact: everything the engine needs to speak in a voice, as one versioned blob.
 
 Today a voice is a Kokoro style pack (510 rows x 256: row i is used for a text of i+1 phonemes;
-the first 128 values condition the decoder/timbre, the last 128 the prosody predictor) plus a pitch
-scale and a speaking-rate factor. The format is versioned so later engines can add fields.
+the first 128 values condition the decoder/timbre, the last 128 the prosody predictor), a pitch
+scale, a speaking-rate factor and, for fine-tuned voices, a timbre filter (`engine.timbre`) applied
+to the model's output. The format is versioned so later engines can add fields: version 2 added the
+filter (written only when a voice has one, so voices without it stay readable by version-1 servers).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STYLE_ROWS = 510
 STYLE_DIM = 256
 
@@ -25,6 +27,7 @@ class VoiceArtifact:
     speed: float = 1.0  # multiplies the speaking rate
     engine_model: str = "kokoro-82m-v1.0"
     meta: dict = field(default_factory=dict)  # provenance: stock pack name, fine-tune id, scores...
+    timbre: np.ndarray | None = None  # (2, bands): band centres (Hz) and gains (dB); see engine.timbre
 
     def __post_init__(self) -> None:
         style = np.asarray(self.style, dtype=np.float32)
@@ -37,6 +40,19 @@ class VoiceArtifact:
         if not np.isfinite(style).all():
             raise ValueError("style contains non-finite values")
         self.style = style
+        if self.timbre is not None:
+            timbre = np.asarray(self.timbre, dtype=np.float32)
+            if timbre.ndim != 2 or timbre.shape[0] != 2 or not np.isfinite(timbre).all():
+                raise ValueError("timbre must be a finite (2, bands) array")
+            self.timbre = timbre
+
+    def filter(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        """The model's output for this voice through its timbre filter (unchanged if it has none)."""
+        if self.timbre is None:
+            return audio
+        from voicesmith.engine.timbre import TimbreFilter
+
+        return TimbreFilter.from_array(self.timbre).apply(audio, sr)
 
     def style_for(self, n_phonemes: int) -> np.ndarray:
         """The (1, 256) style row for a text of n_phonemes phonemes."""
@@ -45,14 +61,16 @@ class VoiceArtifact:
 
     def to_bytes(self) -> bytes:
         header = {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.timbre is not None else 1,
             "pitch_scale": self.pitch_scale,
             "speed": self.speed,
             "engine_model": self.engine_model,
             "meta": self.meta,
         }
+        arrays = {} if self.timbre is None else {"timbre": self.timbre}
         buf = io.BytesIO()
-        np.savez_compressed(buf, style=self.style, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+        np.savez_compressed(buf, style=self.style, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                            **arrays)
         return buf.getvalue()
 
     @classmethod
@@ -67,4 +85,5 @@ class VoiceArtifact:
                 speed=float(header.get("speed", 1.0)),
                 engine_model=header.get("engine_model", "kokoro-82m-v1.0"),
                 meta=header.get("meta", {}),
+                timbre=npz["timbre"] if "timbre" in npz.files else None,
             )

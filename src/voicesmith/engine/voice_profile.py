@@ -105,6 +105,12 @@ def _band_edges(sr: int) -> np.ndarray:
     return np.geomspace(_LTAS_LOW_HZ, top, _LTAS_BANDS + 1)
 
 
+def ltas_band_edges(sr: int) -> np.ndarray:
+    """The LTAS bands' edges (Hz) at comparison rate `sr`: `ltas_power` gives each band's mean power
+    per FFT bin, so a band's share of the energy is that times its width."""
+    return _band_edges(sr)
+
+
 def ltas_power(audio: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
     """(summed band powers, number of active frames) of one clip: add over clips, then `ltas_db`."""
     hop = _LTAS_FFT // 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
+from voicesmith.engine import device
 from voicesmith.engine.kokoro import graph, weights
 
 SAMPLE_RATE = 24000
@@ -21,8 +22,10 @@ SAMPLE_RATE = 24000
 FRAME_SAMPLES = 600
 # Kokoro's context is 512 positions including the two pad tokens.
 MAX_PHONEMES = 510
-# The model variant served by default: the faster one at equal quality (bench/bench_engine.py).
+# The model variant served by default on the CPU: the faster one at equal quality (bench/bench_engine.py).
+# On a GPU the float32 graph: the int8 graph's ConvInteger/MatMulInteger have no CUDA kernels.
 DEFAULT_VARIANT = "int8"
+GPU_VARIANT = "float32"
 
 
 def default_threads() -> int:
@@ -53,14 +56,17 @@ class KokoroOnnx:
     sample_rate = SAMPLE_RATE
 
     def __init__(self, variant: str | None = None, threads: int | None = None) -> None:
-        self.variant = variant or os.environ.get("VOICESMITH_KOKORO_VARIANT") or DEFAULT_VARIANT
+        providers = device.onnx_providers()
+        on_gpu = providers[0] != "CPUExecutionProvider"
+        self.variant = (variant or os.environ.get("VOICESMITH_KOKORO_VARIANT")
+                        or (GPU_VARIANT if on_gpu else DEFAULT_VARIANT))
         self.threads = threads or default_threads()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # the export triggers harmless shape-merge warnings
         path = graph.build_variant(self.variant)
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         self.vocab = weights.vocab()
 
     def tokenize(self, phonemes: str) -> list[int]:
