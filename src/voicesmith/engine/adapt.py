@@ -275,9 +275,9 @@ class AdaptTask:
     budget: SearchBudget = field(default_factory=SearchBudget)
     weights: ObjectiveWeights = field(default_factory=ObjectiveWeights)
     seed: int = 0
-    # A timbre filter (engine.timbre, as an array) every candidate is heard through: fitted on the
-    # start voice, it takes the long-term spectrum off the search's hands so its syntheses go to
-    # what a filter cannot do. The final voices get filters of their own.
+    # A timbre filter (engine.timbre, as an array) every candidate is heard through: the one chosen
+    # for the start voice (voice_set.choose_timbre). It takes the long-term spectrum off the search's
+    # hands, so its syntheses go to what a filter cannot do.
     timbre: np.ndarray | None = None
 
 

@@ -8,7 +8,8 @@ at the pitch scale that puts the voice on the clip's median F0. Speed stays 1.0 
 rate would need a transcript). Then the new voice speaks one reference sentence, and a timbre filter
 (`engine.timbre`) fitted from its long-term spectrum to the clip's is kept if the speaker encoder hears
 the filtered sentence closer to the clip: measured on allison_en (21 s clip, 12 held-out utterances),
-held-out similarity 0.742 -> 0.801 for about a second more (docs/benchmarks.md).
+held-out similarity 0.742 -> 0.801; the clone then takes about 2 s warm instead of 0.3 s
+(docs/benchmarks.md).
 
 The same mapping is one of the start points the fine-tune considers.
 """

@@ -282,7 +282,6 @@ def variant_task(
     )
 
 
-
 def choose_timbre(
     voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,
     current: np.ndarray | None = None, should_cancel: Callable[[], bool] | None = None,
