@@ -100,15 +100,11 @@ def active_duration_s(audio: np.ndarray, sr: int) -> float:
     return float((active[-1] - active[0] + 1) * frame / sr)
 
 
-def _band_edges(sr: int) -> np.ndarray:
+def ltas_band_edges(sr: int) -> np.ndarray:
+    """The LTAS bands' edges (Hz) at comparison rate `sr`. `ltas_power` gives each band's mean power
+    per FFT bin, so a band's share of the energy is that times its width."""
     top = 0.45 * sr  # stay below the resampler's transition band
     return np.geomspace(_LTAS_LOW_HZ, top, _LTAS_BANDS + 1)
-
-
-def ltas_band_edges(sr: int) -> np.ndarray:
-    """The LTAS bands' edges (Hz) at comparison rate `sr`: `ltas_power` gives each band's mean power
-    per FFT bin, so a band's share of the energy is that times its width."""
-    return _band_edges(sr)
 
 
 def ltas_power(audio: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
@@ -128,7 +124,7 @@ def ltas_power(audio: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
 
 def _band_powers(power: np.ndarray, freqs: np.ndarray, sr: int) -> np.ndarray:
     """Mean power per log-spaced band; a band narrower than one FFT bin takes its nearest bin."""
-    edges = _band_edges(sr)
+    edges = ltas_band_edges(sr)
     band = np.digitize(freqs, edges) - 1
     out = np.empty(_LTAS_BANDS)
     for b in range(_LTAS_BANDS):
