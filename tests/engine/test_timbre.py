@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from voicesmith.engine.timbre import MAX_DB, TimbreFilter, fit_from_clips
+from voicesmith.engine.timbre import MAX_DB, TimbreFilter
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.engine.voice_profile import ltas_db, ltas_distance_db, ltas_power
+from voicesmith.engine.voice_profile import ltas_db, ltas_distance_db, ltas_power, ltas_total
 
 SR = 16000
 
@@ -22,17 +22,13 @@ def _dark(audio: np.ndarray) -> np.ndarray:
 
 
 def _ltas(clips):
-    total, frames = 0, 0
-    for c in clips:
-        p, n = ltas_power(c, SR)
-        total, frames = total + p, frames + n
-    return ltas_db(total, frames)
+    return ltas_db(*ltas_total(clips, SR))
 
 
 def test_fitted_filter_moves_the_spectrum_onto_the_target():
     real = [_dark(_noise(k)) for k in range(3)]
     synth = [_noise(10 + k) for k in range(3)]
-    flt = fit_from_clips([ltas_power(c, SR) for c in real], synth, SR)
+    flt = TimbreFilter.fit(*ltas_total(real, SR), *ltas_total(synth, SR), SR)
     before = ltas_distance_db(_ltas(synth), _ltas(real))
     after = ltas_distance_db(_ltas([flt.apply(c, SR) for c in synth]), _ltas(real))
     assert before > 4.0

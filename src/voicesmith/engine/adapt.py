@@ -52,6 +52,7 @@ from voicesmith.engine.voice_profile import (
     ltas_db,
     ltas_distance_db,
     ltas_power,
+    ltas_total,
     phone_count,
     to_band,
 )
@@ -107,6 +108,11 @@ class Sentence:
         return cls(d["text"], d["phonemes"], np.asarray(d["ltas_power"]), int(d["ltas_frames"]), float(d["real_seconds"]))
 
 
+def recorded_ltas(sentences: Sequence[Sentence]) -> tuple[np.ndarray, int]:
+    """The real recordings' band powers and active frames of `sentences`, added together (as `ltas_total`)."""
+    return np.sum([s.ltas_power for s in sentences], axis=0), sum(s.ltas_frames for s in sentences)
+
+
 @dataclass
 class Candidate:
     """A point of the search: offset z (256, in scale units), pitch scale, speed."""
@@ -156,13 +162,7 @@ def measure_clips(
     synth_s = sum(active_duration_s(c, rate) for c in band)
     real_s = sum(s.real_seconds for s in sentences)
     rate_ratio = (phones / synth_s) / (phones / real_s) if synth_s > 0 and real_s > 0 else math.nan
-    power, frames = np.zeros_like(sentences[0].ltas_power), 0
-    real_power, real_frames = np.zeros_like(sentences[0].ltas_power), 0
-    for c, s in zip(band, sentences):
-        p, n = ltas_power(c, rate)
-        power, frames = power + p, frames + n
-        real_power, real_frames = real_power + s.ltas_power, real_frames + s.ltas_frames
-    spectrum = ltas_distance_db(ltas_db(power, frames), ltas_db(real_power, real_frames))
+    spectrum = ltas_distance_db(ltas_db(*ltas_total(band, rate)), ltas_db(*recorded_ltas(sentences)))
 
     pitch_err = 12 * math.log2(f0_median / target.f0_median_hz) if f0_median > 0 and target.f0_median_hz > 0 else math.nan
     spread_err = f0_spread - target.f0_spread_st

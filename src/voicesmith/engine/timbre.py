@@ -17,7 +17,6 @@ filter edge falls on near-silence).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -92,17 +91,3 @@ def _taps(flt: TimbreFilter, sr: int) -> np.ndarray:
     gains = 10 ** (flt.response_db(freqs) / 20)
     return firwin2(TAPS, freqs / (sr / 2), gains).astype(np.float32)
 
-
-def fit_from_clips(real_ltas: Sequence[tuple[np.ndarray, int]], synth_clips_band: Sequence[np.ndarray],
-                   rate: int) -> TimbreFilter:
-    """Fit from the real recordings' (band power, frames) and the same sentences spoken by the voice
-    (already at comparison rate `rate`)."""
-    from voicesmith.engine.voice_profile import ltas_power
-
-    real_power = np.sum([p for p, _ in real_ltas], axis=0)
-    real_frames = sum(n for _, n in real_ltas)
-    synth_power, synth_frames = np.zeros_like(real_power), 0
-    for clip in synth_clips_band:
-        p, n = ltas_power(clip, rate)
-        synth_power, synth_frames = synth_power + p, synth_frames + n
-    return TimbreFilter.fit(real_power, real_frames, synth_power, synth_frames, rate)

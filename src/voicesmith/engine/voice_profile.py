@@ -136,6 +136,15 @@ def _band_powers(power: np.ndarray, freqs: np.ndarray, sr: int) -> np.ndarray:
     return out
 
 
+def ltas_total(clips: Sequence[np.ndarray], sr: int) -> tuple[np.ndarray, int]:
+    """`ltas_power` of several clips added together: pass to `ltas_db` for their joint LTAS."""
+    total, frames = np.zeros(_LTAS_BANDS), 0
+    for clip in clips:
+        p, n = ltas_power(clip, sr)
+        total, frames = total + p, frames + n
+    return total, frames
+
+
 def ltas_db(total_power: np.ndarray, frames: int) -> np.ndarray:
     level = 10 * np.log10(np.maximum(total_power / max(frames, 1), 1e-20))
     return level - level.mean()
@@ -187,10 +196,7 @@ def measure(
     f0_median, f0_spread = f0_stats(pooled, rate) if len(pooled) else (math.nan, math.nan)
     phones = sum(phone_count(p) for p in phonemes)
     seconds = sum(active_duration_s(c, rate) for c in band)
-    total, frames = np.zeros(_LTAS_BANDS), 0
-    for c in band:
-        p, n = ltas_power(c, rate)
-        total, frames = total + p, frames + n
+    total, frames = ltas_total(band, rate)
     return VoiceStats(
         embeddings=np.asarray(embeddings, dtype=np.float32),
         f0_median_hz=float(f0_median),

@@ -37,13 +37,14 @@ from voicesmith.engine.adapt import (
     ObjectiveWeights,
     SearchBudget,
     Sentence,
+    recorded_ltas,
     score_candidates,
 )
 from voicesmith.engine.rendering import Renderer
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.engine.timbre import TimbreFilter, fit_from_clips
-from voicesmith.engine.voice_profile import SpeakerProfile, comparison_rate, to_band
+from voicesmith.engine.timbre import TimbreFilter
+from voicesmith.engine.voice_profile import SpeakerProfile, comparison_rate, ltas_total, to_band
 
 ProgressFn = Callable[[float, str], None]
 
@@ -299,15 +300,16 @@ def choose_timbre(
     clips = renderer.speak_many(jobs, should_cancel=should_cancel)
     sr, source = renderer.sample_rate, target.source_rate
     rate = comparison_rate(source)
-    fitted = fit_from_clips([(s.ltas_power, s.ltas_frames) for s in sentences],
-                            [to_band(c, sr, source) for c in clips], rate).to_array()
+    band = [to_band(c, sr, source) for c in clips]
+    fitted = TimbreFilter.fit(*recorded_ltas(sentences), *ltas_total(band, rate), rate).to_array()
     options: dict[str, np.ndarray | None] = {"none": None, "fitted": fitted}
     if current is not None:
         options["searched"] = np.asarray(current)
     scores = {}
     for name, array in options.items():
-        heard = clips if array is None else [TimbreFilter.from_array(array).apply(c, sr) for c in clips]
-        emb = speaker.embed_many([to_band(c, sr, source) for c in heard], rate)
+        flt = None if array is None else TimbreFilter.from_array(array)
+        heard = band if flt is None else [to_band(flt.apply(c, sr), sr, source) for c in clips]
+        emb = speaker.embed_many(heard, rate)
         ok = np.isfinite(emb).all(axis=1)
         scores[name] = float(np.mean(emb[ok] @ target.centroid)) if ok.any() else -1.0
     best = max(scores, key=lambda k: scores[k])
