@@ -6,6 +6,8 @@ import hashlib
 
 import pytest
 
+from tests.wav_support import wav_bytes, wav_header
+
 
 def _create(api, org="acme", name="ds", path="/datasets"):
     r = api.client.post(path, json={"name": name, "description": "d"}, headers=api.h(org))
@@ -76,7 +78,7 @@ def test_pagination_parameter_errors(api):
 
 def test_upload_list_delete_files(api):
     ds = _create(api)
-    blobs = [b"RIFF" + bytes([i]) * (1000 + i) for i in range(3)]
+    blobs = [wav_bytes(0.1 + 0.01 * i, 200.0 + 50 * i) for i in range(3)]
     for i, blob in enumerate(blobs):
         r = _upload(api, ds["id"], blob, filename=f"clip{i}.wav")
         assert r.status_code == 204 and r.content == b"", r.text
@@ -104,7 +106,7 @@ def test_upload_list_delete_files(api):
 
 def test_upload_without_purpose_defaults_to_fine_tune_and_keeps_utf8_names(api):
     ds = _create(api)
-    r = _upload(api, ds["id"], b"x" * 10, filename="é clip.wav", purpose=None, path_suffix="/")
+    r = _upload(api, ds["id"], wav_bytes(), filename="é clip.wav", purpose=None, path_suffix="/")
     assert r.status_code == 204, r.text
     files = api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]
     assert files[0]["filename"] == "é clip.wav"
@@ -159,6 +161,37 @@ def test_too_large_upload_is_413_and_leaves_nothing(api, data_dir_switch):
         big = b"\0" * 3 * 1024 * 1024  # also when Content-Length gives it away up front
         r = _upload(api, ds["id"], big)
         assert r.status_code == 413
-        assert _upload(api, ds["id"], b"\0" * 4000).status_code == 204
+        small = wav_bytes(0.1)
+        assert len(small) < 4096 and _upload(api, ds["id"], small).status_code == 204
     assert len(api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]) == 1
     assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("filename,data,what", [
+    ("notes.wav", b"This is a text file that merely has a .wav name.\n" * 20, "damaged"),
+    ("photo.mp3", b"\x89PNG\r\n\x1a\n" + b"\0" * 2000, "no audio stream"),
+    ("header-only.wav", wav_header(0), "no audio samples"),
+    ("zero-hz.wav", wav_header(3200, rate=0) + b"\0" * 3200, "damaged"),
+    ("no-channels.wav", wav_header(3200, channels=0) + b"\0" * 3200, "impossible audio"),
+])
+def test_upload_that_is_not_audio_is_refused_and_nothing_is_stored(api, filename, data, what):
+    ds = _create(api)
+    r = _upload(api, ds["id"], data, filename=filename)
+    body = r.json()
+    assert r.status_code == 400 and body["error_code"] == "invalid_audio", r.text
+    assert filename in body["message"] and what in body["message"], body["message"]
+    assert str(api.data_dir) not in body["message"] and "Errno" not in body["message"] and ".part" not in body["message"]
+    assert api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"] == []
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+    assert not (api.data_dir / "blobs" / "datasets" / ds["id"]).exists()
+    assert ("enqueue_dataset_analysis", ds["id"]) not in api.dispatched
+
+
+def test_transcripts_are_accepted_as_text_and_refused_as_binary(api):
+    ds = _create(api)
+    assert _upload(api, ds["id"], "Hello there, é.".encode(), filename="clip.txt").status_code == 204
+    assert _upload(api, ds["id"], b"clip.wav|Hello there.\n", filename="metadata.csv").status_code == 204
+    r = _upload(api, ds["id"], b"\xff\xfe\x00binary", filename="other.txt")
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_transcript", r.text
+    names = [f["filename"] for f in api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]]
+    assert names == ["clip.txt", "metadata.csv"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from tests.wav_support import wav_bytes
+
 
 def test_cross_org_isolation(api):
     a, b = "tenant-a", "tenant-b"
     ds = api.client.post("/datasets", json={"name": "a's", "description": ""}, headers=api.h(a)).json()["id"]
-    api.client.post(f"/datasets/{ds}/files", files={"file": ("x.wav", b"RIFFdata", "audio/wav")}, headers=api.h(a))
+    api.client.post(f"/datasets/{ds}/files", files={"file": ("x.wav", wav_bytes(), "audio/wav")}, headers=api.h(a))
     file_id = api.client.get(f"/datasets/{ds}/files", headers=api.h(a)).json()["data"][0]["id"]
     ft = api.client.post("/fine-tunes", json={"name": "f", "description": "", "language": "en", "model_id": "sonic-2",
                                               "dataset": ds}, headers=api.h(a)).json()["id"]
@@ -17,7 +19,7 @@ def test_cross_org_isolation(api):
     checks = [
         c.get(f"/datasets/{ds}", headers=hb), c.patch(f"/datasets/{ds}", json={"name": "x", "description": ""}, headers=hb),
         c.delete(f"/datasets/{ds}", headers=hb), c.get(f"/datasets/{ds}/files", headers=hb),
-        c.post(f"/datasets/{ds}/files", files={"file": ("y.wav", b"zz", "audio/wav")}, headers=hb),
+        c.post(f"/datasets/{ds}/files", files={"file": ("y.wav", wav_bytes(), "audio/wav")}, headers=hb),
         c.delete(f"/datasets/{ds}/files/{file_id}", headers=hb), c.get(f"/datasets/{ds}/report", headers=hb),
         c.get(f"/fine-tunes/{ft}", headers=hb), c.delete(f"/fine-tunes/{ft}", headers=hb),
         c.get(f"/fine-tunes/{ft}/voices", headers=hb), c.get(f"/fine-tunes/{ft}/report", headers=hb),

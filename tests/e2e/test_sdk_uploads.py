@@ -13,6 +13,8 @@ import psutil
 import pytest
 import requests
 
+from tests.wav_support import wav_header
+
 MB = 1024 * 1024
 BOUNDARY = "vs-test-boundary-7d1e"
 
@@ -51,14 +53,16 @@ def _temp_files(live_server) -> list:
 def test_200mb_upload_keeps_server_memory_flat(live_server):
     ds, headers = _dataset(live_server, "uploads")
     server = _server_process(live_server)
-    block = os.urandom(MB)
+    block = os.urandom(MB)  # as 16-bit PCM: white noise, which the upload check accepts as audio
     n_blocks = 200
-    digest = hashlib.sha256()
+    header = wav_header(n_blocks * MB)
+    digest = hashlib.sha256(header)
     for _ in range(n_blocks):
         digest.update(block)
 
     def body():
-        yield _part_header("big.bin")
+        yield _part_header("big.wav")
+        yield header
         for _ in range(n_blocks):
             yield block  # the client never holds the whole file either
         yield f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -89,7 +93,7 @@ def test_200mb_upload_keeps_server_memory_flat(live_server):
     assert growth_mb < 64, f"server RSS grew by {growth_mb:.0f} MB during a {n_blocks} MB upload"
 
     files = requests.get(f"{live_server.base_url}/datasets/{ds}/files", headers=headers, timeout=30).json()["data"]
-    assert [(f["filename"], f["size"]) for f in files] == [("big.bin", n_blocks * MB)]
+    assert [(f["filename"], f["size"]) for f in files] == [("big.wav", len(header) + n_blocks * MB)]
     report = requests.get(f"{live_server.base_url}/datasets/{ds}/report", headers=headers, timeout=30).json()
     assert report["files"][0]["sha256"] == digest.hexdigest()
     requests.delete(f"{live_server.base_url}/datasets/{ds}", headers=headers, timeout=30)

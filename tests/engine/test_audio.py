@@ -165,3 +165,40 @@ def test_unreadable_inputs_raise_decode_errors(tmp_path):
     for name in ("junk.mp3", "empty.wav", "zero.wav", "missing.ogg"):
         with pytest.raises(audio.AudioDecodeError):
             audio.load_audio(tmp_path / name)
+
+
+def test_decode_errors_say_what_is_wrong_without_paths_or_errno(tmp_path):
+    """FFmpeg's own messages carry the file's path and an errno; AudioDecodeError's never do."""
+    from tests.wav_support import wav_bytes, wav_header
+
+    cases = {
+        "text.wav": (b"plain text, not audio\n" * 40, "not in an audio format"),
+        "image.part": (b"\x89PNG\r\n\x1a\n" + b"\0" * 500, "no audio stream"),
+        "zero-channels": (wav_header(320, channels=0) + b"\0" * 320, "impossible audio"),
+        "header-only": (wav_header(0), "no audio samples"),
+        "nan.wav": (wav_header(64, bits=32, fmt=3) + np.full(16, np.nan, "<f4").tobytes(), "non-finite"),
+    }
+    for name, (data, words) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(audio.AudioDecodeError) as info:
+            audio.check_audio(tmp_path / name)
+        message = str(info.value)
+        assert words in message and str(tmp_path) not in message and "Errno" not in message, (name, message)
+    (tmp_path / "ok").write_bytes(wav_bytes(0.5, rate=8000))
+    assert audio.check_audio(tmp_path / "ok") == (8000, 1)
+
+
+def test_check_audio_reads_only_the_start_of_a_long_file(tmp_path):
+    """An hour of 16 kHz audio is checked in well under a second: only its first block is decoded."""
+    import time
+
+    from tests.wav_support import wav_header
+
+    path = tmp_path / "hour"
+    n = 3600 * 16000 * 2
+    with open(path, "wb") as fh:
+        fh.write(wav_header(n))
+        fh.truncate(44 + n)  # sparse: an hour of digital silence
+    started = time.perf_counter()
+    assert audio.check_audio(path) == (16000, 1)
+    assert time.perf_counter() - started < 2.0

@@ -76,6 +76,8 @@ def test_analysis_job_analyses_audio_and_builds_the_report(jobs_env: JobsEnv, sp
     assert files["first.wav"]["verdict"] in ("ok", "flagged") and files["first.wav"]["transcript_words"] > 0
     assert files["second.wav"]["usable_seconds"] > 0 and "transcript_words" not in files["second.wav"]
     assert files["broken.wav"]["verdict"] == "rejected"
+    note = files["broken.wav"]["reasons"][0]["message"]  # words, never the blob's path or an errno
+    assert note.startswith("broken.wav could not be read as audio") and "/" not in note and "Errno" not in note, note
     assert ds.report["file_count"] == 3 and ds.report["rejected_file_count"] == 1
     # Two short clips are far below the 60 s minimum.
     assert (ds.report["ok_to_train"], ds.report["reason_code"]) == (False, "too_little_speech")

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from voicesmith.service.errors import InsufficientCredits, NotFound
+from tests.wav_support import wav_bytes
 
 COST = 1_000_000  # default fine-tune cost; store_env gives every org 3,000,000 credits
 
@@ -24,7 +25,7 @@ def _dataset(org: str) -> str:
 
     ds = datasets.create(org, "d", "")
     up = datasets.begin_upload(org, ds.id)
-    up.writer.write(b"RIFF....")
+    up.writer.write(wav_bytes())
     datasets.finish_upload(up, "a.wav", None, None)
     return ds.id
 

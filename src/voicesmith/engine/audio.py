@@ -27,7 +27,28 @@ TARGET_LUFS = -23.0
 
 
 class AudioDecodeError(Exception):
-    """The file is not audio we can read (corrupt, no audio stream, unsupported codec, empty)."""
+    """The file is not audio we can read (corrupt, no audio stream, unsupported codec, empty).
+
+    Its message says what is wrong in plain words, fit to show a user: never a file path or an errno
+    (FFmpeg's and libsndfile's own messages carry both, so they are translated here, at the source)."""
+
+
+def _why_undecodable(exc: BaseException) -> str:
+    """A decoder's exception, in words (its own text names the server path and an errno)."""
+    av = _import_av()
+    if isinstance(exc, av.error.InvalidDataError):
+        return "the data is not in an audio format we can read, or it is damaged"
+    if isinstance(exc, av.error.EOFError):
+        return "the file ends in the middle of its audio data"
+    if isinstance(exc, (av.error.DecoderNotFoundError, av.error.PatchWelcomeError)):
+        return "it uses an audio codec this server cannot decode"
+    if isinstance(exc, av.error.ArgumentError):
+        return "its header describes impossible audio (for example 0 channels or 0 Hz)"
+    if isinstance(exc, MemoryError):
+        return "it is too large to decode"
+    if isinstance(exc, OSError):
+        return "it could not be read"
+    return "it could not be decoded"
 
 
 @dataclass(frozen=True)
@@ -56,7 +77,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                raise AudioDecodeError("the file has no audio stream")
+                raise AudioDecodeError("it holds no audio stream (it may be an image, a document or a silent video)")
             stream = container.streams.audio[0]
             rate = int(stream.codec_context.sample_rate or stream.rate or 0)
             channels = int(stream.codec_context.channels or 0)
@@ -69,7 +90,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
     except AudioDecodeError:
         raise
     except Exception as exc:  # PyAV raises many error types for bad input; all mean "unreadable"
-        raise AudioDecodeError(f"cannot open audio: {exc}") from exc
+        raise AudioDecodeError(_why_undecodable(exc)) from exc
     if duration is None or rate <= 0:
         audio, native = load_audio(path)
         return AudioInfo(native, max(channels, 1), len(audio) / native, codec)
@@ -103,7 +124,7 @@ def _pyav_blocks(path: Path) -> tuple[int, int, Iterator[np.ndarray]]:
     container = av.open(str(path))
     if not container.streams.audio:
         container.close()
-        raise AudioDecodeError("the file has no audio stream")
+        raise AudioDecodeError("it holds no audio stream (it may be an image, a document or a silent video)")
     stream = container.streams.audio[0]
     rate = int(stream.codec_context.sample_rate or 0)
     channels = max(1, int(stream.codec_context.channels or 0))
@@ -139,7 +160,7 @@ def open_blocks(path: str | Path) -> tuple[int, int, Iterator[np.ndarray]]:
     """(native sample rate, channel count, iterator of mono float32 blocks of about ten seconds)."""
     path = Path(path)
     if not path.is_file():
-        raise AudioDecodeError(f"no such file: {path.name}")
+        raise AudioDecodeError("the file is missing")
     if _is_soundfile_path(path):
         try:
             return _soundfile_blocks(path)
@@ -150,7 +171,7 @@ def open_blocks(path: str | Path) -> tuple[int, int, Iterator[np.ndarray]]:
     except AudioDecodeError:
         raise
     except Exception as exc:
-        raise AudioDecodeError(f"cannot open audio: {exc}") from exc
+        raise AudioDecodeError(_why_undecodable(exc)) from exc
 
 
 def iter_audio(path: str | Path, sr: int | None = None) -> tuple[int, Iterator[np.ndarray]]:
@@ -177,7 +198,7 @@ def iter_audio(path: str | Path, sr: int | None = None) -> tuple[int, Iterator[n
         except AudioDecodeError:
             raise
         except Exception as exc:
-            raise AudioDecodeError(f"cannot decode audio: {exc}") from exc
+            raise AudioDecodeError(_why_undecodable(exc)) from exc
 
     return out_rate, stream()
 
@@ -192,6 +213,27 @@ def load_audio(path: str | Path, sr: int | None = None) -> tuple[np.ndarray, int
     if not np.isfinite(audio).all():
         raise AudioDecodeError("the audio contains non-finite samples")
     return audio, rate
+
+
+def check_audio(path: str | Path) -> tuple[int, int]:
+    """Is this a file we can decode? Opens it the way the analyser will and decodes its first block
+    (about ten seconds), so a file that is not audio, or whose header lies (0 channels, 0 Hz, no
+    samples), is caught in milliseconds whatever its length. Returns (native rate, channels); raises
+    AudioDecodeError saying what is wrong."""
+    native, channels, blocks = open_blocks(path)
+    try:
+        first = next(blocks, None)
+    except AudioDecodeError:
+        raise
+    except Exception as exc:
+        raise AudioDecodeError(_why_undecodable(exc)) from exc
+    finally:
+        blocks.close()  # type: ignore[attr-defined]  (a generator: closes the decoder)
+    if first is None or len(first) == 0:
+        raise AudioDecodeError("the file holds no audio samples")
+    if not np.isfinite(first).all():
+        raise AudioDecodeError("the audio contains non-finite samples")
+    return native, channels
 
 
 @dataclass
@@ -229,7 +271,7 @@ def decode(path: str | Path, rates: list[int] | tuple[int, ...]) -> DecodedAudio
     except AudioDecodeError:
         raise
     except Exception as exc:
-        raise AudioDecodeError(f"cannot decode audio: {exc}") from exc
+        raise AudioDecodeError(_why_undecodable(exc)) from exc
     signals = {r: (np.concatenate(p) if p else np.zeros(0, np.float32)).astype(np.float32, copy=False) for r, p in parts.items()}
     if clip.samples == 0:
         raise AudioDecodeError("the file holds no audio samples")

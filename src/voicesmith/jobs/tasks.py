@@ -25,6 +25,7 @@ from pathlib import Path
 from voicesmith.config import get_settings
 from voicesmith.jobs.celery_app import ANALYSIS_TASK, FINE_TUNE_TASK, app
 from voicesmith.service import dataset_analysis, training
+from voicesmith.service.errors import in_words
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,18 @@ def _load_test_pipeline(spec: str) -> Callable:
     return getattr(importlib.import_module(module_name), attr or "run")
 
 
+def _missing_module(exc: ImportError) -> str:
+    # ImportError's text can name server paths; the missing module's name is what helps.
+    return f" (module {exc.name!r} is missing)" if exc.name else ""
+
+
 def _load_engine():  # noqa: ANN202 (the engine module)
     try:
         return importlib.import_module("voicesmith.engine.fine_tune")
     except ImportError as exc:
         raise NoTrainer(
             "No fine-tune trainer is installed on this worker (voicesmith.engine.fine_tune could not be "
-            f"imported: {exc}). The fine-tune was not run and nothing was charged."
+            f"imported{_missing_module(exc)}). The fine-tune was not run and nothing was charged."
         ) from exc
 
 
@@ -232,7 +238,7 @@ def _train(claim: training.Claim, watch: Watch, workdir: Path) -> Outcome:
             training.fail(ft_id, code, message, worker_id=worker_id, report=report)
             return Outcome("failed", code)
         log.exception("fine-tune %s failed", ft_id)
-        training.fail(ft_id, "training_error", f"Training failed: {type(exc).__name__}: {exc}", worker_id=worker_id)
+        training.fail(ft_id, "training_error", f"Training failed: {in_words(exc)}.", worker_id=worker_id)
         return Outcome("failed", "training_error")
 
     if watch.should_cancel():
@@ -259,7 +265,8 @@ def _run_test_pipeline(
     except Exception as exc:  # noqa: BLE001
         if watch.should_cancel():
             return _end_stopped(claim, watch)
-        training.fail(claim.fine_tune_id, "training_error", f"Test pipeline failed: {exc}",
+        log.exception("test pipeline of fine-tune %s failed", claim.fine_tune_id)
+        training.fail(claim.fine_tune_id, "training_error", f"Test pipeline failed: {in_words(exc)}.",
                       worker_id=claim.worker_id)
         return Outcome("failed", "training_error")
     if watch.should_cancel():
@@ -294,7 +301,7 @@ def analyze_dataset(dataset_id: str) -> str:
         from voicesmith.engine import dataset_report
     except ImportError as exc:
         dataset_analysis.fail_report(
-            dataset_id, f"The dataset analyser is not installed on this worker ({exc}).", "no_analyzer"
+            dataset_id, f"The dataset analyser is not installed on this worker{_missing_module(exc)}.", "no_analyzer"
         )
         return "failed"
     min_usable_s = get_settings().min_usable_speech_s
@@ -320,7 +327,7 @@ def analyze_dataset(dataset_id: str) -> str:
             )
         except Exception as exc:  # noqa: BLE001
             log.exception("dataset report for %s failed", dataset_id)
-            dataset_analysis.fail_report(dataset_id, f"Building the report failed: {type(exc).__name__}: {exc}")
+            dataset_analysis.fail_report(dataset_id, f"Building the report failed: {in_words(exc)}.")
             return "failed"
         if done:
             return "ready"
@@ -329,7 +336,7 @@ def analyze_dataset(dataset_id: str) -> str:
 
 def _analysis_failed(filename: str, exc: Exception) -> dict:
     """A rejected verdict in analyze_file's shape, for a file the analyser raised on."""
-    message = f"{filename} could not be analysed ({type(exc).__name__}: {exc})."
+    message = f"{filename} could not be analysed: {in_words(exc)}."
     return {
         "filename": filename,
         "verdict": "rejected",

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 _TRANSCRIPT_SUFFIX = ".txt"
 _METADATA_NAME = "metadata.csv"
-_MAX_TEXT_BYTES = 16 * 1024 * 1024  # a metadata.csv for hours of clips is well under this
+MAX_TEXT_BYTES = 16 * 1024 * 1024  # a metadata.csv for hours of clips is well under this
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _stem(filename: str) -> str:
 
 def _read_text(path: Path) -> str:
     with open(path, "rb") as fh:
-        return fh.read(_MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+        return fh.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
 
 
 def parse_metadata_csv(text: str) -> dict[str, str]:

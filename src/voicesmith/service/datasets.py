@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from voicesmith.config import get_settings
+from voicesmith.engine.audio import AudioDecodeError, check_audio
 from voicesmith.service import background
+from voicesmith.service.dataset_analysis import MAX_TEXT_BYTES, is_transcript_file
 from voicesmith.service.errors import Conflict, InvalidRequest, NotFound
 from voicesmith.service.ids import new_id
 from voicesmith.service.pagination import Page, PageRequest, paginate
@@ -20,6 +23,7 @@ from voicesmith.store.models import Dataset, DatasetFile, FineTune
 log = logging.getLogger(__name__)
 
 FILE_PURPOSES = ("fine_tune",)
+AUDIO_FORMATS = "wav, flac, mp3, ogg, opus, m4a or webm"
 ACTIVE_FINE_TUNE_STATES = ("created", "training")
 
 
@@ -106,12 +110,52 @@ def validate_purpose(purpose: str | None) -> str:
     return purpose
 
 
+def _shown(filename: str) -> str:
+    return repr(filename if len(filename) <= 80 else filename[:77] + "...")
+
+
+def check_content(path: Path, filename: str) -> None:
+    """Refuse, before anything is stored, an upload the dataset could never use: audio must decode
+    (its header and first seconds are read), a transcript (`.txt`, metadata.csv) must be UTF-8 text."""
+    if is_transcript_file(filename):
+        _check_text(path, filename)
+        return
+    try:
+        check_audio(path)
+    except AudioDecodeError as exc:
+        raise InvalidRequest(
+            f"{_shown(filename)} is not audio this server can read: {exc}. Upload {AUDIO_FORMATS} files, "
+            "or transcripts as .txt files or a metadata.csv.",
+            error_code="invalid_audio", title="Invalid audio") from None
+
+
+def _check_text(path: Path, filename: str) -> None:
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise InvalidRequest(f"The transcript file {_shown(filename)} is {size:,} bytes; transcripts are limited to "
+                             f"{MAX_TEXT_BYTES:,} bytes.", error_code="invalid_transcript", title="Invalid transcript")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise InvalidRequest(f"The transcript file {_shown(filename)} is not UTF-8 text. Transcripts are plain text "
+                             "(a .txt beside each audio file, or a metadata.csv of file|text lines).",
+                             error_code="invalid_transcript", title="Invalid transcript")
+
+
 def finish_upload(upload: PendingUpload, filename: str, purpose: str | None, content_type: str | None) -> DatasetFile:
     """Make the streamed bytes durable and list the file; the temp blob is removed on any failure."""
     purpose = validate_purpose(purpose)
     if upload.writer.size == 0:
         upload.abort()
         raise InvalidRequest("The uploaded file is empty.", error_code="empty_file")
+    try:
+        check_content(upload.writer.staged_path(), filename)
+    except BaseException:
+        upload.abort()
+        raise
     info = upload.writer.commit()
     try:
         with session_scope() as session:

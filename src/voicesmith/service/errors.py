@@ -6,6 +6,8 @@ API so that every caller (HTTP, WebSocket, CLI, worker) classifies a failure the
 
 from __future__ import annotations
 
+import errno
+
 
 class ServiceError(Exception):
     status = 400
@@ -51,3 +53,32 @@ class NotAvailable(ServiceError):
     status = 501
     default_code = "not_available"
     default_title = "Not available"
+
+
+_OS_ERRORS = {
+    errno.ENOSPC: "the server's disk is full",
+    errno.EDQUOT: "the server's disk quota is used up",
+    errno.ENOENT: "a file it needed was missing",
+    errno.EACCES: "the server was not allowed to read or write a file it needed",
+    errno.EPERM: "the server was not allowed to read or write a file it needed",
+    errno.EROFS: "the server's storage is read-only",
+    errno.EIO: "the server's storage reported an input/output error",
+}
+
+
+def in_words(exc: BaseException) -> str:
+    """What went wrong, in words fit to show a user (a job's error, a report note).
+
+    An exception's own text often names server paths and errno numbers (OSError, FFmpeg, ImportError),
+    so it is never shown: the class of failure is described instead, and the details go to the log."""
+    if isinstance(exc, ServiceError):
+        return exc.message
+    if isinstance(exc, MemoryError):
+        return "the server ran out of memory"
+    if isinstance(exc, OSError) and exc.errno in _OS_ERRORS:
+        return _OS_ERRORS[exc.errno]
+    if isinstance(exc, TimeoutError):
+        return "an operation timed out"
+    if isinstance(exc, OSError):
+        return "the server could not read or write a file it needed"
+    return f"an internal error ({type(exc).__name__}) occurred; the server log has the details"

@@ -72,6 +72,13 @@ class BlobWriter:
         self._hash.update(data)
         self._fh.write(data)
 
+    def staged_path(self) -> Path:
+        """The temp file holding what was written so far (flushed): to check the content before commit()."""
+        if self._fh is None:
+            raise RuntimeError("blob writer is closed")
+        self._fh.flush()
+        return self._tmp
+
     def commit(self) -> BlobInfo:
         if self._fh is None:
             raise RuntimeError("blob writer is closed")
