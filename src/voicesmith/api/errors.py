@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from voicesmith.service.errors import ServiceError
+from voicesmith.service.errors import ServiceError, clip_message
 
 log = logging.getLogger("voicesmith.api")
 
@@ -30,6 +30,7 @@ class ApiError(Exception):
     """An HTTP error with a machine-readable code, raised anywhere in the API layer."""
 
     def __init__(self, status: int, error_code: str, title: str, message: str, headers: dict | None = None) -> None:
+        message = clip_message(message)
         super().__init__(message)
         self.status = status
         self.error_code = error_code
@@ -107,6 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = validation_message(list(exc.errors()))
+        message = clip_message(message)
         status = 400 if code == "invalid_json" else 422
         title = "Invalid JSON" if status == 400 else "Invalid request"
         return error_response(request, status, code, title, message)

@@ -37,6 +37,8 @@ def parse_json(raw: bytes | str) -> object:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise bad_request("invalid_json", "The request body is not valid JSON.", "Invalid JSON") from None
+    except RecursionError:  # [[[[...]]]] deeper than the parser's stack
+        raise bad_request("invalid_json", "The request body's JSON is nested too deeply.", "Invalid JSON") from None
 
 
 def validate_body(data: object, model: type[M]) -> M:

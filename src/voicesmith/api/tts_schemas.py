@@ -14,6 +14,9 @@ Encoding = Literal["pcm_f32le", "pcm_s16le", "pcm_mulaw", "pcm_alaw"]
 SampleRate = Literal[8000, 16000, 22050, 24000, 44100, 48000]
 Mp3BitRate = Literal[32000, 64000, 96000, 128000, 192000]
 SpeedName = Literal["slow", "normal", "fast"]
+# Context ids are echoed in every event and remembered after their context ends (10,000 per socket): bounded.
+MAX_CONTEXT_ID_CHARS = 256
+ContextId = Annotated[str, Field(max_length=MAX_CONTEXT_ID_CHARS)]
 
 
 class _Lenient(BaseModel):
@@ -90,7 +93,7 @@ class SSERequest(_GenerationFields):
     add_timestamps: bool | None = False
     add_phoneme_timestamps: bool | None = False
     use_normalized_timestamps: bool | None = None
-    context_id: str | None = None
+    context_id: ContextId | None = None
 
 
 class WebSocketGenerationRequest(_GenerationFields):
@@ -99,7 +102,7 @@ class WebSocketGenerationRequest(_GenerationFields):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    context_id: str | None = None
+    context_id: ContextId | None = None
     model_id: str | None = None
     transcript: str = ""
     voice: VoiceSpec | None = None
@@ -113,5 +116,5 @@ class WebSocketGenerationRequest(_GenerationFields):
 
 
 class WebSocketCancelRequest(_Lenient):
-    context_id: str
+    context_id: ContextId
     cancel: Literal[True]

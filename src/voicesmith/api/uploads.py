@@ -90,6 +90,8 @@ def boundary_of(request: Request) -> bytes:
 def _clean_filename(raw: bytes) -> str:
     name = raw.decode("utf-8", errors="replace").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if not name.strip("."):
+        return ""  # "." and "..": a path, not a name (the caller names it "upload")
     return name[:MAX_FILENAME]
 
 

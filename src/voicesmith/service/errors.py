@@ -9,12 +9,23 @@ from __future__ import annotations
 import errno
 
 
+MAX_MESSAGE_CHARS = 1000
+
+
+def clip_message(message: str) -> str:
+    """Error messages quote what the client sent (an id, a name); a megabyte id must not come back whole."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 203] + " [...] " + message[-196:]
+
+
 class ServiceError(Exception):
     status = 400
     default_code = "invalid_request"
     default_title = "Invalid request"
 
     def __init__(self, message: str, *, error_code: str | None = None, title: str | None = None) -> None:
+        message = clip_message(message)
         super().__init__(message)
         self.message = message
         self.error_code = error_code or self.default_code

@@ -29,7 +29,7 @@ from voicesmith.api.errors import ApiError, error_body, request_id_of
 from voicesmith.api.tts_contexts import ContextOptions, SpeechContext
 from voicesmith.api.tts_requests import (bad_request, check_pronunciation_dict, output_format_of, parse_json,
                                          plan_for, validate_body)
-from voicesmith.api.tts_schemas import WebSocketCancelRequest, WebSocketGenerationRequest
+from voicesmith.api.tts_schemas import MAX_CONTEXT_ID_CHARS, WebSocketCancelRequest, WebSocketGenerationRequest
 from voicesmith.api.versions import V2025_11_04, ApiVersion, resolve_version
 from voicesmith.config import get_settings
 from voicesmith.service.errors import ServiceError
@@ -157,7 +157,8 @@ class TTSConnection:
                 raise bad_request("invalid_message", "Binary frames are not accepted; send JSON text frames.",
                                   "Invalid message")
             data = parse_json(text)
-            if isinstance(data, dict) and isinstance(data.get("context_id"), str):
+            if isinstance(data, dict) and isinstance(data.get("context_id"), str) \
+                    and len(data["context_id"]) <= MAX_CONTEXT_ID_CHARS:
                 context_id = data["context_id"]
             if isinstance(data, dict) and "cancel" in data:
                 await self._cancel(validate_body(data, WebSocketCancelRequest))
