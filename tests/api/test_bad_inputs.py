@@ -132,6 +132,19 @@ def test_names_that_climb_are_stored_as_plain_names(api, world):
     assert not (api.data_dir.parent / "etc").exists()
 
 
+CLONE_CASES = [c for c in CASES if c.error_code == "invalid_audio"][:12]
+
+
+@pytest.mark.parametrize("case", CLONE_CASES, ids=[c.name for c in CLONE_CASES])
+def test_instant_clone_refuses_clips_that_are_not_audio(api, world, case):
+    form = {"name": "Me", "language": "en"}
+    r = api.client.post("/voices/clone", files={"clip": (case.filename, case.data, "audio/wav")}, data=form,
+                        headers=api.h(ATTACKER))
+    body = check_error(api, r, 400, "invalid_audio")
+    assert "could not be read as audio" in body["message"] and "/tmp" not in body["message"], body
+    healthy(api)
+
+
 # Multipart bodies --------------------------------------------------------------------------------------------------
 
 def _raw_upload(api, ds: str, body: bytes, content_type: str):

@@ -222,3 +222,23 @@ def test_prepare_without_asr_for_the_language_leaves_text_empty(files, tmp_path)
 
 def test_prepare_is_reexported_for_the_pipeline():
     assert dataset_report.prepare_utterances is prepare_utterances
+
+
+def test_odd_but_valid_audio_gets_a_verdict_in_words(tmp_path):
+    """Every file of the bad-input corpus that the upload accepts as audio (8/24/32-bit, float, 6 channels, 8 and
+    192 kHz, lying sizes, DC, clipping, silence, noise, tones) is judged, never raised on, in plain words."""
+    from tests.corpus.bad_inputs import upload_cases
+
+    accepted = [c for c in upload_cases() if c.status == 204 and not c.filename.endswith((".txt", ".csv"))]
+    assert len(accepted) >= 15
+    for case in accepted:
+        path = tmp_path / case.name
+        path.write_bytes(case.data)
+        result = analyze_file(path, filename="take.wav")
+        assert result["verdict"] in ("ok", "flagged", "rejected") and result["reasons"], case.name
+        for reason in result["reasons"]:
+            text = reason["message"]
+            assert "None" not in text and str(tmp_path) not in text and "Errno" not in text, (case.name, text)
+    silence = next(c for c in accepted if c.name == "silence")
+    (tmp_path / "s").write_bytes(silence.data)
+    assert analyze_file(tmp_path / "s", filename="s.wav")["reasons"][0]["message"] == "s.wav is silent (every sample is zero)."

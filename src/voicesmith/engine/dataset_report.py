@@ -98,9 +98,8 @@ def analyze_file(path: Path, transcript: str | None = None, *, filename: str | N
     }
     peak = audio_mod.peak_dbfs(audio)
     if duration < 0.05 or peak < SILENT_PEAK_DBFS:
-        return _rejected(
-            name, _reason("silent", "reject", f"{name} is silent (peak {_round(peak, 1)} dBFS)."), **base
-        )
+        level = f"peak {_round(peak, 1)} dBFS" if math.isfinite(peak) else "every sample is zero"
+        return _rejected(name, _reason("silent", "reject", f"{name} is silent ({level})."), **base)
 
     if duration < MIN_FILE_S:
         return _rejected(
