@@ -39,6 +39,10 @@ class Settings:
     # runs at RTF ~0.5, docs/benchmarks.md); 4 lets a client pipeline a few streams, and past that a fast 429
     # (which the SDKs retry) beats stuttering. Raise it on bigger hardware.
     tts_concurrency: int = 4
+    # Requests one API key may make per minute (a burst of this many, refilled at this/60 per second); more get
+    # 429 with Retry-After. Each HTTP request and each WebSocket handshake counts one; 0 turns the limit off.
+    # Counted in the API process's memory, like the TTS concurrency limits.
+    rate_limit_per_min: int = 1200
     # An open TTS WebSocket with no message in either direction for this long is closed (the contract's 5 min).
     ws_idle_timeout_s: float = 300.0
     # A training job whose heartbeat is older than this is dispatched again.
@@ -66,6 +70,7 @@ def get_settings() -> Settings:
         max_upload_bytes=_int("VOICESMITH_MAX_UPLOAD_BYTES", 2 * 1024**3),
         max_transcript_chars=_int("VOICESMITH_MAX_TRANSCRIPT_CHARS", 5000),
         tts_concurrency=max(1, _int("VOICESMITH_TTS_CONCURRENCY", 4)),
+        rate_limit_per_min=max(0, _int("VOICESMITH_RATE_LIMIT_PER_MIN", 1200)),
         ws_idle_timeout_s=_float("VOICESMITH_WS_IDLE_TIMEOUT_S", 300.0),
         heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
         max_job_attempts=_int("VOICESMITH_MAX_JOB_ATTEMPTS", 3),

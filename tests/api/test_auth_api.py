@@ -136,3 +136,92 @@ def test_admin_endpoints_need_an_admin_key(api):
         r = api.client.get(path, headers=api.h("adm"))
         assert r.status_code == 403 and r.json()["error_code"] == "permission_denied"
         assert api.client.get(path, headers=api.h("adm", admin=True)).status_code == 200
+
+
+def test_keys_are_stored_hashed_nowhere_in_the_clear(api):
+    """The secret appears in no byte of the data directory (database, WAL, blobs): only its sha256 is kept."""
+    key = api.key("hashed")
+    assert api.client.get("/datasets", headers={"X-API-Key": key}).status_code == 200
+    from voicesmith.store.db import dispose_engines
+
+    dispose_engines()  # checkpoint: whatever SQLite holds is in the files now
+    secret = key.encode()
+    for path in api.data_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_bytes(), f"the API key's secret is stored in {path.name}"
+
+
+def _ws_generation_text(context_id: str) -> str:
+    import json
+
+    return json.dumps({"context_id": context_id, "transcript": "", "continue": False})
+
+
+def test_revoked_key_is_refused_on_an_open_websocket_at_its_next_message(api):
+    from voicesmith.service import keys
+
+    key = api.key("ws-revoker")
+    with api.client.websocket_connect("/tts/websocket", headers={"X-API-Key": key}) as ws:
+        ws.send_text(_ws_generation_text("before"))
+        assert ws.receive_json()["type"] == "done"
+        assert keys.revoke_key(keys.list_keys(api.org_id("ws-revoker"))[0][0].id) is True
+        ws.send_text(_ws_generation_text("after"))
+        event = ws.receive_json()
+        assert (event["type"], event["status_code"], event["error_code"]) == ("error", 401, "unauthorized"), event
+        assert "revoked" in event["message"]
+        closed = ws.receive()
+        assert closed["type"] == "websocket.close" and closed["code"] == 1008
+    r = api.client.get("/datasets", headers={"X-API-Key": key})
+    assert r.status_code == 401
+
+
+def test_access_token_is_refused_on_an_open_websocket_once_expired(api):
+    from voicesmith.service import tokens
+
+    token = tokens.issue(api.org_id("ws-expiry"), keys_id(api, "ws-expiry"), {"tts": True}, expires_in=1)
+    with api.client.websocket_connect(f"/tts/websocket?access_token={token}") as ws:
+        ws.send_text(_ws_generation_text("in-time"))
+        assert ws.receive_json()["type"] == "done"
+        time.sleep(1.2)
+        ws.send_text(_ws_generation_text("late"))
+        event = ws.receive_json()
+        assert event["status_code"] == 401 and "expired" in event["message"], event
+
+
+def keys_id(api, org: str) -> str:
+    from voicesmith.service import keys
+
+    api.key(org)
+    return keys.list_keys(api.org_id(org))[0][0].id
+
+
+def test_per_key_rate_limit_answers_429_with_retry_after(api, data_dir_switch):
+    """With 30 requests a minute, the 31st within the minute is refused with Retry-After; another key is not
+    affected; after the wait the key works again (a token every 2 s)."""
+    from voicesmith.service import limits
+
+    with data_dir_switch(api.data_dir, VOICESMITH_RATE_LIMIT_PER_MIN="30"):
+        limited, other = api.key("rate-a"), api.key("rate-b")
+        codes = [api.client.get("/datasets", headers={"X-API-Key": limited}).status_code for _ in range(30)]
+        assert codes == [200] * 30
+        r = api.client.get("/datasets", headers={"X-API-Key": limited})
+        assert r.status_code == 429 and r.json()["error_code"] == "rate_limited", r.text
+        assert 1 <= int(r.headers["retry-after"]) <= 2 and "VOICESMITH_RATE_LIMIT_PER_MIN" in r.json()["message"]
+        assert api.client.get("/datasets", headers={"X-API-Key": other}).status_code == 200
+        # A WebSocket handshake counts too, refused with the same 429 and Retry-After.
+        from starlette.testclient import WebSocketDenialResponse
+
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            with api.client.websocket_connect("/tts/websocket", headers={"X-API-Key": limited}):
+                pass
+        assert denied.value.status_code == 429 and denied.value.headers["retry-after"]
+        time.sleep(int(r.headers["retry-after"]) + 0.1)
+        assert api.client.get("/datasets", headers={"X-API-Key": limited}).status_code == 200
+    # The bucket itself: a burst of per_min, then per_min/60 a second.
+    buckets = limits._Buckets()
+    assert [buckets.take("k", 60, 100.0) for _ in range(60)] == [0.0] * 60
+    assert buckets.take("k", 60, 100.0) == pytest.approx(1.0)
+    assert buckets.take("k", 60, 101.0) == 0.0
+    with data_dir_switch(api.data_dir, VOICESMITH_RATE_LIMIT_PER_MIN="0"):
+        for _ in range(50):
+            limits.check_request_rate("unlimited", now=0.0)  # 0 turns the limit off

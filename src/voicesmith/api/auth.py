@@ -2,16 +2,22 @@
 
 Access tokens are accepted only on /tts/* (as Cartesia does) and only with the matching grant.
 WebSocket clients that cannot set handshake headers may pass `?api_key=` or `?access_token=`.
+
+Every authenticated request counts against its API key's rate (service.limits; an access token counts
+against the key that minted it). A key revoked, or a token expired, is refused from the next request on, and on
+an open WebSocket from its next message (`still_valid`).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
 from voicesmith.api.errors import ApiError
 from voicesmith.service import keys, tokens
+from voicesmith.service.limits import check_request_rate
 from voicesmith.store.db import session_scope
 
 
@@ -22,6 +28,7 @@ class Principal:
     is_admin: bool = False
     grants: dict[str, bool] = field(default_factory=dict)
     via_token: bool = False
+    expires_at: int | None = None  # an access token's expiry (Unix time)
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -63,8 +70,20 @@ def authenticate(conn: HTTPConnection, *, allow_token: bool = False, grant: str 
         if owner is None:
             raise _unauthorized("Invalid API key.")
         principal = Principal(org_id=owner.org_id, api_key_id=owner.api_key_id, is_admin=owner.is_admin)
+    check_request_rate(principal.api_key_id)
     conn.scope["state"]["principal"] = principal
     return principal
+
+
+def still_valid(principal: Principal) -> ApiError | None:
+    """For a long-lived connection: None while its credential still holds, else the 401 to answer with."""
+    if principal.expires_at is not None and time.time() >= principal.expires_at:
+        return _unauthorized("Invalid access token: the access token has expired.")
+    with session_scope() as session:
+        if not keys.is_active(session, principal.api_key_id):
+            what = "the API key that minted it" if principal.via_token else "this API key"
+            return _unauthorized(f"Invalid credentials: {what} was revoked.")
+    return None
 
 
 def _from_token(token: str, allow_token: bool, grant: str | None) -> Principal:
@@ -80,7 +99,8 @@ def _from_token(token: str, allow_token: bool, grant: str | None) -> Principal:
     if grant is not None and not claims.grants.get(grant):
         raise ApiError(403, "permission_denied", "Permission denied",
                        f"This access token has no '{grant}' grant.")
-    return Principal(org_id=claims.org_id, api_key_id=claims.api_key_id, grants=claims.grants, via_token=True)
+    return Principal(org_id=claims.org_id, api_key_id=claims.api_key_id, grants=claims.grants, via_token=True,
+                     expires_at=claims.expires_at)
 
 
 # FastAPI dependencies -------------------------------------------------------------------------

@@ -52,6 +52,15 @@ def error_body(status: int, error_code: str, title: str, message: str, request_i
     return {"error_code": error_code, "title": title, "message": message, "request_id": request_id}
 
 
+def error_headers(exc: Exception) -> dict[str, str]:
+    """HTTP headers an error carries: its own (ApiError), and Retry-After for anything that says when to retry."""
+    headers = dict(getattr(exc, "headers", None) or {})
+    retry = getattr(exc, "retry_after_s", None)
+    if retry is not None:
+        headers["Retry-After"] = str(int(retry))
+    return headers
+
+
 def error_response(request: Request, status: int, error_code: str, title: str, message: str,
                    headers: dict | None = None) -> JSONResponse:
     rid = request_id_of(request)
@@ -103,7 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(request, exc.status, exc.error_code, exc.title, exc.message)
+        return error_response(request, exc.status, exc.error_code, exc.title, exc.message, error_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,6 +23,8 @@ class ServiceError(Exception):
     status = 400
     default_code = "invalid_request"
     default_title = "Invalid request"
+    # Seconds after which the same request may succeed (429s); the API sends it as Retry-After.
+    retry_after_s: int | None = None
 
     def __init__(self, message: str, *, error_code: str | None = None, title: str | None = None) -> None:
         message = clip_message(message)

@@ -1,4 +1,5 @@
-"""Per-organisation TTS limits (contract §1.6): concurrent generations, and open WebSocket connections.
+"""Per-organisation TTS limits (contract §1.6): concurrent generations, and open WebSocket connections; and
+per-API-key request rates.
 
 A generation is one /tts/bytes or /tts/sse request, or one open WebSocket context; an organisation may run
 `tts_concurrency` of them at once and hold ten times that many WebSockets open. Going over raises
@@ -11,7 +12,9 @@ processes would need a shared counter instead (e.g. in Redis); as it is, each wo
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 
 from voicesmith.config import get_settings
 from voicesmith.service.errors import ServiceError
@@ -93,3 +96,61 @@ def acquire_connection(org_id: str) -> Slot:
             f"(one connection can carry many contexts) or retry later.",
             title="Too many WebSocket connections")
     return slot
+
+
+# Request rates -------------------------------------------------------------------------------------------------------
+
+class RateLimited(ServiceError):
+    status = 429
+    default_code = "rate_limited"
+    default_title = "Too many requests"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class _Buckets:
+    """A token bucket per API key: `per_min` requests at once, refilled at per_min/60 a second."""
+
+    MAX_KEYS = 10_000  # past this many tracked keys, the full (idle) buckets are forgotten
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
+
+    def take(self, key: str, per_min: int, now: float) -> float:
+        """Take one token; 0 when granted, else the seconds until one is available."""
+        rate = per_min / 60.0
+        with self._lock:
+            tokens, then = self._buckets.get(key, (float(per_min), now))
+            tokens = min(float(per_min), tokens + (now - then) * rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > self.MAX_KEYS:
+                    self._forget_full(per_min, rate, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+
+    def _forget_full(self, per_min: int, rate: float, now: float) -> None:
+        for k, (tokens, then) in list(self._buckets.items()):
+            if tokens + (now - then) * rate >= per_min:
+                del self._buckets[k]
+
+
+_requests = _Buckets()
+
+
+def check_request_rate(api_key_id: str, now: float | None = None) -> None:
+    """Count one request for the key; raises RateLimited (429, with the wait) past its rate."""
+    per_min = get_settings().rate_limit_per_min
+    if per_min <= 0:
+        return
+    wait_s = _requests.take(api_key_id, per_min, time.monotonic() if now is None else now)
+    if wait_s > 0:
+        retry = max(1, math.ceil(wait_s))
+        raise RateLimited(
+            f"This API key has made more than {per_min:,} requests in the last minute, the most this server "
+            f"allows. Retry in {retry} s; the server's operator can raise VOICESMITH_RATE_LIMIT_PER_MIN.",
+            retry_after_s=retry)

@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
 from voicesmith.api import tts_events as events
-from voicesmith.api.auth import Principal, authenticate
-from voicesmith.api.errors import ApiError, error_body, request_id_of
+from voicesmith.api.auth import Principal, authenticate, still_valid
+from voicesmith.api.errors import ApiError, error_body, error_headers, request_id_of
 from voicesmith.api.tts_contexts import ContextOptions, SpeechContext
 from voicesmith.api.tts_requests import (bad_request, check_pronunciation_dict, output_format_of, parse_json,
                                          plan_for, validate_body)
@@ -65,7 +65,7 @@ async def tts_websocket(websocket: WebSocket) -> None:
 
 async def _deny(websocket: WebSocket, exc: ApiError | ServiceError) -> None:
     body = error_body(exc.status, exc.error_code, exc.title, exc.message, request_id_of(websocket))
-    headers = exc.headers if isinstance(exc, ApiError) else None
+    headers = error_headers(exc)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(body, status_code=exc.status, headers=headers))
     else:  # servers without the denial extension can only refuse with a close code (seen as HTTP 403)
@@ -98,6 +98,8 @@ class TTSConnection:
                 if message["type"] == "websocket.disconnect":
                     break
                 self._last_message = time.monotonic()
+                if not await self._credential_holds():
+                    break
                 await self._handle(message)
         except WebSocketDisconnect:
             pass
@@ -146,6 +148,22 @@ class TTSConnection:
         await self.send(events.error_event(status=status, error_code=exc.error_code, title=exc.title,
                                            message=exc.message, request_id=request_id, context_id=context_id,
                                            version=None))
+
+    async def _credential_holds(self) -> bool:
+        """A key revoked (or a token expired) while the socket is open: the next message is refused with a 401
+        error event and the socket is closed (1008, policy violation); its contexts end with it."""
+        problem = await run_in_threadpool(still_valid, self.principal)
+        if problem is None:
+            return True
+        await self.send_error(problem, None)
+        async with self._send_lock:
+            if not self._closed:
+                self._closed = True
+                try:
+                    await self.ws.close(code=1008, reason="Credentials revoked or expired")
+                except Exception:  # the client went away at the same moment
+                    pass
+        return False
 
     # --- incoming ------------------------------------------------------------------------------------------------
 
