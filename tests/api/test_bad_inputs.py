@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 
-from tests.corpus.bad_inputs import upload_cases, wav
+from tests.corpus.bad_inputs import upload_cases, wav, wav_header
 from tests.wav_support import wav_bytes
 
 KEEPER, ATTACKER = "bad-inputs-keeper", "bad-inputs-attacker"
@@ -121,6 +121,36 @@ def test_upload_corpus(api, world, case):
     # Every stored blob lies inside the blob store, whatever the name asked for.
     for path in (api.data_dir / "blobs").rglob("*"):
         assert path.resolve().is_relative_to((api.data_dir / "blobs").resolve())
+    healthy(api)
+
+
+def test_an_hour_long_file_is_accepted_and_checked_quickly(api, world):
+    """A one-hour recording (8 kHz, 8-bit: 29 MB) uploads, its check reading only the first seconds."""
+    import time
+
+    import numpy as np
+
+    rate, n = 8000, 3600 * 8000
+    t = np.arange(n, dtype=np.float32) / rate
+    data = wav_header(n, rate=rate, bits=8) + np.round(128 + 40 * np.sin(2 * np.pi * 200 * t)).astype(np.uint8).tobytes()
+    started = time.monotonic()
+    r = api.client.post(f"/datasets/{world['mine']}/files", files={"file": ("hour.wav", data)}, headers=api.h(ATTACKER))
+    assert r.status_code == 204, r.text
+    assert time.monotonic() - started < 60
+    healthy(api)
+
+
+def test_a_multi_gigabyte_upload_is_refused_up_front(api, world):
+    """A body declaring 3 GB (over the 2 GB default) is refused from its Content-Length, before a byte is
+    stored; one that only says so as it streams is cut at the limit (tests/api/test_datasets_api.py)."""
+    def body():
+        yield b"--B0UND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"huge.wav\"\r\n\r\n"
+        yield wav_header(3 * 1024**3)
+
+    r = api.client.post(f"/datasets/{world['mine']}/files", content=body(),
+                        headers={**api.h(ATTACKER), "Content-Type": MULTIPART, "Content-Length": str(3 * 1024**3)})
+    check_error(api, r, 413, "file_too_large")
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
     healthy(api)
 
 

@@ -417,3 +417,25 @@ def test_dataset_commands(cli: Cli, speech_data: Path) -> None:
     assert report["status"] in ("pending", "ready", "failed")
     assert cli.run("datasets", "delete", dataset_id).returncode == 0
     assert_one_error_line(cli.run("datasets", "show", dataset_id), "404")
+
+
+def test_upload_skips_what_the_server_refuses_and_goes_on(cli: Cli, speech_data: Path) -> None:
+    """A file that is not audio (here text named .wav) is refused by the server; the upload names it, says why,
+    and uploads the rest of the folder."""
+    folder = cli.cwd / "with-broken"
+    folder.mkdir()
+    clips = _clips(speech_data, 5)
+    for clip in clips:
+        shutil.copy(clip, folder / clip.name)
+    (folder / "broken.wav").write_text("these are notes, not a recording\n" * 20)
+    name = f"cli-refused-{uuid.uuid4().hex[:6]}"
+    up = cli.run("datasets", "upload", folder, "--name", name)
+    out = up.stdout + up.stderr
+    assert up.returncode == 0, out
+    assert up.stdout.strip().endswith(f"{len(clips)} uploaded, 0 already there, 1 refused (not audio)"), out
+    assert "skipped broken.wav" in out and "not audio this server can read" in out, out
+    listed = json.loads(cli.run("datasets", "list", "--json").stdout)
+    dataset_id = next(d["id"] for d in listed if d["name"] == name)
+    shown = json.loads(cli.run("datasets", "show", dataset_id, "--json").stdout)
+    assert sorted(f["filename"] for f in shown["files"]) == sorted(c.name for c in clips)
+    assert cli.run("datasets", "delete", dataset_id).returncode == 0

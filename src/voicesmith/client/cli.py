@@ -159,7 +159,8 @@ def clone(
             summary = workflow.upload_folder(client, dataset, samples_dir, out)
         except KeyboardInterrupt:
             raise fail("upload interrupted: run the same command again to resume (uploaded files are skipped)", 130) from None
-        out.print(f"{summary.uploaded} uploaded, {summary.skipped} already there", markup=False, highlight=False)
+        out.print(f"{summary.uploaded} uploaded, {summary.skipped} already there"
+              + (f", {summary.refused} refused (not audio)" if summary.refused else ""), markup=False, highlight=False)
         report = workflow.wait_for_report(client, dataset.id, out, report_timeout)
         if report.status == "failed":
             reasons = "; ".join(report.reasons) or "see the server log"

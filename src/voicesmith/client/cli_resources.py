@@ -132,7 +132,8 @@ def datasets_upload(
     with connect(base_url, api_key) as client:
         dataset = find_or_create_dataset(client, name, out)
         summary = upload_folder(client, dataset, folder, out)
-    out.print(f"{summary.uploaded} uploaded, {summary.skipped} already there", markup=False, highlight=False)
+    out.print(f"{summary.uploaded} uploaded, {summary.skipped} already there"
+              + (f", {summary.refused} refused (not audio)" if summary.refused else ""), markup=False, highlight=False)
 
 
 @datasets_app.command("delete")

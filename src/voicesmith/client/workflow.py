@@ -26,7 +26,7 @@ from rich.progress import (
 from voicesmith.client import render
 from voicesmith.client.api import VoicesmithClient
 from voicesmith.client.config import app_dir
-from voicesmith.client.errors import NotFound, VoicesmithError
+from voicesmith.client.errors import BadRequest, NotFound, VoicesmithError
 from voicesmith.client.models import Dataset, DatasetFile, DatasetReport, FineTune, Voice
 from voicesmith.client.uploads import ResumeManifest, find_recordings, hash_file, identify_upload, plan_uploads
 
@@ -58,6 +58,7 @@ class UploadSummary:
     uploaded: int
     skipped: int
     total_bytes: int
+    refused: int = 0  # files the server refused as not audio (or not a text transcript); each was named
 
 
 def upload_folder(client: VoicesmithClient, dataset: Dataset, folder: Path, console: Console) -> UploadSummary:
@@ -94,6 +95,7 @@ def upload_folder(client: VoicesmithClient, dataset: Dataset, folder: Path, cons
     ) as progress:
         overall = progress.add_task(f"all {len(plan.todo)} files", total=total)
         done_bytes = 0
+        refused = 0
         for lf in plan.todo:
             task = progress.add_task(f"  {lf.name}", total=lf.size)
 
@@ -101,7 +103,17 @@ def upload_folder(client: VoicesmithClient, dataset: Dataset, folder: Path, cons
                 progress.update(task, completed=sent)
                 progress.update(overall, completed=base + sent)
 
-            client.upload_file(dataset.id, lf.path, on_progress=on_progress)
+            try:
+                client.upload_file(dataset.id, lf.path, on_progress=on_progress)
+            except BadRequest as exc:
+                if exc.error_code not in ("invalid_audio", "invalid_transcript"):
+                    raise
+                # One file the server cannot read must not stop the whole folder: say why, go on.
+                refused += 1
+                done_bytes += lf.size
+                progress.remove_task(task)
+                console.print(f"[yellow]skipped {escape(lf.name)}: {escape(exc.message)}[/]", highlight=False)
+                continue
             done_bytes += lf.size
             progress.remove_task(task)
             remote = client.list_files(dataset.id)
@@ -111,7 +123,7 @@ def upload_folder(client: VoicesmithClient, dataset: Dataset, folder: Path, cons
                 known_ids.add(file_id)
             if not console.is_terminal:
                 console.print(f"uploaded {lf.name} ({render.size(lf.size)})", markup=False, highlight=False)
-    return UploadSummary(uploaded=len(plan.todo), skipped=len(plan.done), total_bytes=total)
+    return UploadSummary(uploaded=len(plan.todo) - refused, skipped=len(plan.done), total_bytes=total, refused=refused)
 
 
 def _remote_files(client: VoicesmithClient, dataset_id: str) -> list[DatasetFile]:
