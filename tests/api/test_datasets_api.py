@@ -195,3 +195,30 @@ def test_transcripts_are_accepted_as_text_and_refused_as_binary(api):
     assert r.status_code == 400 and r.json()["error_code"] == "invalid_transcript", r.text
     names = [f["filename"] for f in api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]]
     assert names == ["clip.txt", "metadata.csv"]
+
+
+def test_disk_full_during_an_upload_is_507_for_that_request_only(api, monkeypatch):
+    """The disk filling up mid-upload (a fake writer raising ENOSPC after 64 KB) answers 507
+    insufficient_storage, leaves no temp file or listing, and the next upload works."""
+    import errno
+
+    from voicesmith.store import blobs
+
+    ds = _create(api)
+    real_write = blobs.BlobWriter.write
+
+    def full_disk(self, data):
+        if self.size + len(data) > 64 * 1024:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self._tmp))
+        real_write(self, data)
+
+    monkeypatch.setattr(blobs.BlobWriter, "write", full_disk)
+    r = _upload(api, ds["id"], wav_bytes(10.0))
+    body = r.json()
+    assert r.status_code == 507 and body["error_code"] == "insufficient_storage", r.text
+    assert "Errno" not in body["message"] and str(api.data_dir) not in body["message"]
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+    assert api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"] == []
+    monkeypatch.setattr(blobs.BlobWriter, "write", real_write)
+    assert _upload(api, ds["id"], wav_bytes(1.0)).status_code == 204
+    assert api.client.get("/").json()["ok"] is True

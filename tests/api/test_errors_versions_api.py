@@ -97,3 +97,32 @@ def test_openapi_and_docs(api):
         assert p in paths, p
     assert "multipart/form-data" in paths["/datasets/{dataset_id}/files"]["post"]["requestBody"]["content"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_os_errors_become_507_when_the_disk_is_full_else_a_clean_500():
+    import errno
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from voicesmith.api.errors import RequestContextMiddleware, install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/full")
+    def full() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "/srv/secret/data/blobs/x")
+
+    @app.get("/missing")
+    def missing() -> None:
+        open("/srv/secret/data/nothing-here")  # noqa: SIM115
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/full")
+    assert r.status_code == 507 and r.json()["error_code"] == "insufficient_storage"
+    r = client.get("/missing")
+    assert r.status_code == 500 and r.json()["error_code"] == "internal_error"
+    for r in (client.get("/full"), client.get("/missing")):
+        assert "/srv/secret" not in r.text and "Errno" not in r.text

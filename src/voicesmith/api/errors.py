@@ -7,6 +7,7 @@ versions, whose SDKs parse JSON first; so one shape serves every version. Each r
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import uuid
@@ -113,6 +114,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         return error_response(request, exc.status, exc.error_code, exc.title, exc.message, error_headers(exc))
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("disk full in %s %s: %s", request.method, request.url.path, exc)
+            return error_response(request, 507, "insufficient_storage", "Insufficient storage",
+                                  "The server's disk is full, so this request could not be stored (nothing of it "
+                                  "was kept). Retry once the server's operator has freed space.")
+        raise exc  # any other OSError is a bug: RequestContextMiddleware logs it and answers 500
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
