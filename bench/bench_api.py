@@ -20,6 +20,7 @@ import platform
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -84,11 +85,20 @@ async def _load(base: str, key: str, paths: list[str], total: int, clients: int)
             "p99_ms": round(q[98] * 1000, 2), "rps": round(len(latencies) / elapsed, 1)}
 
 
+def _wav_header(data_bytes: int, rate: int = 16000) -> bytes:
+    """A mono 16-bit PCM WAV header: the server checks that an upload is audio, and random blocks read as
+    16-bit samples are white noise."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+            + b"data" + struct.pack("<I", data_bytes))
+
+
 def _upload(base: str, key: str, ds: str, size_mb: int, block: bytes) -> float:
     def body():
         yield (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nfine_tune\r\n"
-               f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n"
-               "Content-Type: application/octet-stream\r\n\r\n").encode()
+               f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n"
+               "Content-Type: audio/wav\r\n\r\n").encode()
+        yield _wav_header(size_mb * MB)
         for _ in range(size_mb):
             yield block
         yield f"\r\n--{BOUNDARY}--\r\n".encode()
