@@ -45,6 +45,10 @@ CONTEXT_EXPIRY_S = 1.0
 # Ended context ids remembered per connection, so that reusing one is refused; the oldest are forgotten first,
 # which bounds the memory of a connection that lives for hours.
 ENDED_CONTEXTS_KEPT = 10_000
+# An open socket looks its API key up again (revoked?) before a message when this long has passed since the last
+# look: a revocation takes effect within a second, and a burst of messages costs one database query a second
+# rather than one each. An access token's expiry is checked on every message (no query needed).
+CREDENTIAL_RECHECK_S = 1.0
 
 
 @router.websocket("/tts/websocket")
@@ -87,6 +91,7 @@ class TTSConnection:
         self._slots: dict[SpeechContext, Slot] = {}  # the concurrency slot each live context holds
         self._ended: OrderedDict[str, float] = OrderedDict()  # finished context ids -> when they finished
         self._last_message = time.monotonic()  # in either direction; the idle timer counts from here
+        self._credential_checked = time.monotonic()  # the handshake just authenticated it
         self._send_lock = asyncio.Lock()
         self._closed = False
 
@@ -150,9 +155,15 @@ class TTSConnection:
                                            version=None))
 
     async def _credential_holds(self) -> bool:
-        """A key revoked (or a token expired) while the socket is open: the next message is refused with a 401
-        error event and the socket is closed (1008, policy violation); its contexts end with it."""
+        """A key revoked (seen within CREDENTIAL_RECHECK_S) or a token expired while the socket is open: the next
+        message is refused with a 401 error event and the socket is closed (1008, policy violation); its contexts
+        end with it."""
+        now = time.monotonic()
+        expires_at = self.principal.expires_at
+        if now - self._credential_checked < CREDENTIAL_RECHECK_S and (expires_at is None or time.time() < expires_at):
+            return True
         problem = await run_in_threadpool(still_valid, self.principal)
+        self._credential_checked = now
         if problem is None:
             return True
         await self.send_error(problem, None)
