@@ -18,6 +18,16 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+CONSENT_POLICIES = ("record", "require")
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)} (got {raw!r})")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -47,6 +57,9 @@ class Settings:
     max_job_attempts: int = 3
     # Secret for access tokens (JWT HS256); generated into the data dir when not given.
     token_secret: str | None = None
+    # Consent policy (service/consent.py, docs/consent.md): "record" marks voices made without a verified spoken
+    # consent as unverified; "require" refuses fine-tunes and instant clones without one (403 consent_required).
+    consent: str = "record"
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,5 +83,6 @@ def get_settings() -> Settings:
         heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
         max_job_attempts=_int("VOICESMITH_MAX_JOB_ATTEMPTS", 3),
         token_secret=os.environ.get("VOICESMITH_TOKEN_SECRET") or None,
+        consent=_choice("VOICESMITH_CONSENT", CONSENT_POLICIES, "record"),
     )
 

@@ -232,6 +232,8 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
         if ft is None or ft.cancel_requested or ft.deleted:
             return False
         org_id, language, accent = ft.org_id, ft.language, ft.accent
+        provenance = {"consent": ft.consent, "consent_attempt_id": ft.consent_attempt_id,
+                      "source_dataset_id": ft.dataset_id, "created_by_key_id": ft.api_key_id}
 
     # Blobs are written before the rows that point at them; if the transaction below does not commit
     # they are deleted again, so no row ever points at a missing blob. Keys as service/voices.py.
@@ -301,6 +303,7 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
                         artifact_key=key,
                         preview_key=preview_key,
                         created_at=now,
+                        **provenance,
                     )
                 )
         committed = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import tempfile
@@ -14,13 +15,14 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.service import consent
 from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
 from voicesmith.service.ids import is_uuid, new_uuid
 from voicesmith.service.languages import default_country, parse_language_filter, validate_language
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import Voice
+from voicesmith.store.models import ConsentAttempt, Voice
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +132,18 @@ def update_voice(org_id: str, voice_id: str, *, name: str | None = None, descrip
 def delete(org_id: str, voice_id: str) -> None:
     with session_scope() as session:
         voice = _find_owned(session, org_id, voice_id)
-        key = voice.artifact_key
+        keys = [voice.artifact_key, voice.preview_key]
+        if voice.kind == "clone" and voice.consent_attempt_id:
+            # An instant clone's consent recording belongs to it alone (a dataset's goes with the dataset).
+            attempt = session.scalar(select(ConsentAttempt).where(ConsentAttempt.id == voice.consent_attempt_id))
+            if attempt is not None and attempt.dataset_id is None:
+                keys.append(attempt.blob_key)
+                attempt.blob_key = None
         session.delete(voice)
-    get_blob_store().delete(key)
-    _artifact_cache.forget(key)
+    for key in keys:
+        if key:
+            get_blob_store().delete(key)
+    _artifact_cache.forget(keys[0])
 
 
 # Artifacts ------------------------------------------------------------------------------------
@@ -195,13 +205,15 @@ def resolve(org_id: str, voice_id: str) -> ResolvedVoice:
 
 def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: str, name: str, description: str,
                 language: str, artifact: VoiceArtifact, fine_tune_id: str | None = None, gender: str | None = None,
-                is_public: bool = False) -> Voice:
+                is_public: bool = False, consent: str = "unverified", consent_attempt_id: str | None = None,
+                source_clip: dict | None = None, created_by_key_id: str | None = None) -> Voice:
     """Write an artifact to the blob store and add its voice row (the caller commits)."""
     key = f"voices/{voice_id}"
     get_blob_store().put_bytes(key, artifact.to_bytes())
     voice = Voice(id=voice_id, org_id=org_id, fine_tune_id=fine_tune_id, kind=kind, name=name,
                   description=description, language=language, gender=normalise_gender(gender),
-                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key)
+                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key, consent=consent,
+                  consent_attempt_id=consent_attempt_id, source_clip=source_clip, created_by_key_id=created_by_key_id)
     session.add(voice)
     return voice
 
@@ -231,6 +243,7 @@ def seed_stock_voices() -> int:
                 row = Voice(id=sv.voice_id, kind="stock", org_id=None, artifact_key=key, name=sv.name)
                 session.add(row)
             row.kind, row.org_id, row.is_public, row.artifact_key = "stock", None, True, key
+            row.consent = "stock"
             row.name, row.description, row.language = sv.name, sv.description, sv.language
             row.gender = normalise_gender(sv.gender)
             row.engine_model = sv.artifact.engine_model
@@ -250,6 +263,11 @@ class CloneRequest:
     enhance: bool = False
     mode: str | None = None
     accent: str | None = None
+    # Consent (service/consent.py): the speaker reading the organisation's clone challenge, if sent.
+    consent_clip: bytes | None = None
+    consent_filename: str = "consent"
+    consent_challenge_id: str | None = None
+    api_key_id: str | None = None
 
 
 def clone_voice(org_id: str, request: CloneRequest) -> Voice:
@@ -274,6 +292,8 @@ def clone_voice(org_id: str, request: CloneRequest) -> Voice:
             raise InvalidRequest(f"The clip could not be read as audio ({exc}). Send wav, flac, mp3, ogg, "
                                  "m4a or webm.", error_code="invalid_audio") from None
     audio = audio[: int(CLONE_WINDOW_S * rate)]
+    verdict = consent.clone_consent(org_id, audio, rate, request.consent_clip, request.consent_filename,
+                                    api_key_id=request.api_key_id, challenge_id=request.consent_challenge_id)
     try:
         artifact = clone.instant_clone(audio, rate)
     except clone.CloneError as exc:
@@ -282,7 +302,12 @@ def clone_voice(org_id: str, request: CloneRequest) -> Voice:
     description = request.description or f"Instant clone of {request.filename}."
     with session_scope() as session:
         voice = store_voice(session, voice_id=new_uuid(), org_id=org_id, kind="clone", name=request.name,
-                            description=description, language=request.language, artifact=artifact)
+                            description=description, language=request.language, artifact=artifact,
+                            consent=verdict.consent, consent_attempt_id=verdict.attempt_id,
+                            source_clip={"filename": request.filename[:500],
+                                         "sha256": hashlib.sha256(request.clip).hexdigest(),
+                                         "seconds": round(len(audio) / rate, 2)},
+                            created_by_key_id=request.api_key_id)
         voice.accent = request.accent
         session.flush()  # fills created_at before the session closes
     return voice
