@@ -49,11 +49,15 @@ class CodeMatch:
         return self.matched / len(self.code) if self.code else 0.0
 
 
+_NUMBER_WORDS = frozenset(normalize_words(" ".join(str(n) for n in (*range(20), *range(20, 100, 10), 100, 1000))))
+
+
 def _same_word(expected: str, heard: str) -> bool:
-    """Exact, or one letter off for words of five letters or more (ASR spelling: grey/gray, travelling)."""
+    """Exact, or one letter off for words of five letters or more (ASR spelling: harbor/harbour, cabin/cabins);
+    number words must be exact (sixty is not sixth)."""
     if expected == heard:
         return True
-    return len(expected) >= 5 and abs(len(expected) - len(heard)) <= 1 and edit_distance(expected, heard) <= 1
+    return expected not in _NUMBER_WORDS and len(expected) >= 5 and abs(len(expected) - len(heard)) <= 1 and edit_distance(expected, heard) <= 1
 
 
 def match_code(code_words: Sequence[str] | str, transcript: str) -> CodeMatch:

@@ -205,14 +205,15 @@ def resolve(org_id: str, voice_id: str) -> ResolvedVoice:
 
 def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: str, name: str, description: str,
                 language: str, artifact: VoiceArtifact, fine_tune_id: str | None = None, gender: str | None = None,
-                is_public: bool = False, consent: str = "unverified", consent_attempt_id: str | None = None,
+                is_public: bool = False, consent: str | None = None, consent_attempt_id: str | None = None,
                 source_clip: dict | None = None, created_by_key_id: str | None = None) -> Voice:
     """Write an artifact to the blob store and add its voice row (the caller commits)."""
     key = f"voices/{voice_id}"
     get_blob_store().put_bytes(key, artifact.to_bytes())
     voice = Voice(id=voice_id, org_id=org_id, fine_tune_id=fine_tune_id, kind=kind, name=name,
                   description=description, language=language, gender=normalise_gender(gender),
-                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key, consent=consent,
+                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key,
+                  consent=consent or ("stock" if kind == "stock" else "unverified"),
                   consent_attempt_id=consent_attempt_id, source_clip=source_clip, created_by_key_id=created_by_key_id)
     session.add(voice)
     return voice
