@@ -226,6 +226,9 @@ def test_clone_shows_the_balance_and_refuses_what_it_cannot_cover(cli: Cli, live
         assert f"costs {before.fine_tune_cost:,} credits" in stdout, stdout
         assert f"your balance: {before.available:,} available ({before.reserved:,} reserved)" in stdout, stdout
         assert "[y/N]" in stdout, stdout
+        # The server's consent policy is `record`: the statement to read is shown, training is not blocked.
+        assert "Consent: unverified" in stdout and "agree that voicesmith may create a synthetic copy" in stdout
+        assert "--consent RECORDING" in stdout, stdout
         assert_one_error_line((code, stdout, stderr), "not started")
         assert client.list_fine_tunes() == [] and client.credit_balance() == before, "answering no starts nothing"
 
@@ -391,6 +394,9 @@ def test_instant_clone_rename_show_and_delete_a_voice(cli: Cli, speech_data: Pat
     assert renamed.returncode == 0 and "CLI clone renamed" in renamed.stdout, renamed.stderr
     shown = json.loads(cli.run("voices", "show", voice_id, "--json").stdout)
     assert shown["id"] == voice_id and shown["name"] == "CLI clone renamed"
+    assert shown["consent"] == "unverified" and shown["provenance"]["clip"]["filename"] == clip.name
+    plain = cli.run("voices", "show", voice_id).stdout
+    assert "consent" in plain and "unverified" in plain and clip.name in plain, plain
     mine = json.loads(cli.run("voices", "list", "--mine", "--json").stdout)
     assert voice_id in {v["id"] for v in mine} and stock_voice not in {v["id"] for v in mine}
     deleted = cli.run("voices", "delete", voice_id)

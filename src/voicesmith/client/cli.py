@@ -144,10 +144,14 @@ def clone(
     ] = None,
     output_dir: OutputDirOption = None,
     report_timeout: Annotated[float, typer.Option(help="Seconds to wait for the quality report.")] = 1800,
+    consent_clip: Annotated[
+        Optional[Path], typer.Option("--consent", help="The speaker reading the consent statement printed by an "
+                                     "earlier run (docs/consent.md).", exists=True, dir_okay=False)
+    ] = None,
     base_url: BaseUrlOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Clone a voice from a folder of recordings: upload (resumable), check, train, preview."""
+    """Clone a voice from a folder of recordings: upload (resumable), check, consent, train, preview."""
     if budget not in BUDGETS:
         raise fail(f"--budget must be one of {', '.join(b for b in BUDGETS if b)} (got {budget!r})", code=2)
     if not yes and not sys.stdin.isatty():
@@ -175,6 +179,7 @@ def clone(
             out.print(f"Fine-tune [bold]{running.id}[/] is already training on this dataset: re-attaching", highlight=False)
             _attach(client, running.id, output_dir or Path(f"{workflow.slug(name)}-voices"))
             return
+        _consent(client, dataset.id, name, consent_clip)
         _confirm_cost(client, ask=not yes)
         ft = client.create_fine_tune(
             dataset.id,
@@ -200,6 +205,40 @@ def status(
     with connect(base_url, api_key) as client:
         ft = client.get_fine_tune(fine_tune_id)
         _attach(client, ft.id, output_dir or Path(f"{workflow.slug(ft.name)}-voices"))
+
+
+def _print_challenge(challenge: dict) -> None:
+    out.print("Have the speaker read this aloud and record it:", highlight=False)
+    out.print(f"\n    {challenge['statement']}\n", markup=False, highlight=False)
+    out.print(f"then run the same command with --consent RECORDING (before {challenge['expires_at']}).",
+              markup=False, highlight=False)
+
+
+def _consent(client: VoicesmithClient, dataset_id: str, name: str, clip: Optional[Path]) -> None:
+    """Send the consent recording if one is given; when the dataset has no verified consent, print a fresh
+    statement to read. Stops under the server's `require` policy until the consent verifies."""
+    state = client.consent_status(dataset_id)
+    if state["consent"] == "verified":
+        out.print("Consent: verified", style="green", highlight=False)
+        return
+    if clip is not None:
+        attempt = client.submit_consent(dataset_id, clip)
+        if attempt["verified"]:
+            out.print("Consent: verified", style="green", highlight=False)
+            return
+        out.print(f"Consent not verified: {attempt['message']}", markup=False, highlight=False)
+        if attempt["reason_code"] in ("no_challenge", "challenge_expired", "challenge_used", "challenge_superseded"):
+            state["challenge"] = None
+    challenge = state["challenge"] or client.consent_challenge(dataset_id, name)
+    if state["policy"] == "require":
+        _print_challenge(challenge)
+        raise fail("fine-tune not started: this server requires the speaker's verified consent")
+    if clip is not None:
+        raise fail("fine-tune not started: the consent recording did not verify (run without --consent to train "
+                   "with the voice marked unverified)")
+    out.print("Consent: unverified (this server allows it; the voices will be marked unverified). To verify:",
+              highlight=False)
+    _print_challenge(challenge)
 
 
 def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
