@@ -201,3 +201,34 @@ def test_stock_voices_say_stock(api):
     vid = api.add_voice(None, "Stocky", kind="stock")
     voice = api.client.get(f"/voices/{vid}", headers=api.h("consent-e")).json()
     assert voice["consent"] == "stock"
+
+
+def test_a_code_this_server_spoke_with_a_cloned_voice_cannot_verify(api, speech_data, reads):
+    from tests.tts_support import tts_body
+
+    ds = _dataset(api, "consent-f", speech_data)
+    h = api.h("consent-f")
+    clip = reading(speech_data, ALLISON_CONSENT)
+    wav_format = {"container": "wav", "encoding": "pcm_s16le", "sample_rate": 16000}
+    cloned = api.add_voice("consent-f", "someone's clone")  # kind clone: it could be anyone's voice
+    stock = api.add_voice(None, "Stock", kind="stock")
+
+    reads(clip)
+    assert api.client.post(f"/datasets/{ds}/consent-challenge", headers=h).status_code == 200
+    # A stock voice (no real person's) speaking the code words spends nothing.
+    r = api.client.post("/tts/bytes", json=tts_body(stock, "Invalid personal identification.", wav_format), headers=h)
+    assert r.status_code == 200, r.text
+    assert api.client.get(f"/datasets/{ds}/consent", headers=h).json()["challenge"] is not None
+    # One code word spoken with a cloned voice, by any organisation, spends the challenge.
+    r = api.client.post("/tts/bytes", json=tts_body(cloned, "Personal.", wav_format), headers=api.h("consent-f"))
+    assert r.status_code == 200, r.text
+    r = api.client.post(f"/datasets/{ds}/consent", files={"clip": (clip.path.name, clip.bytes(), "audio/wav")},
+                        headers=h)
+    assert r.json()["reason_code"] == "challenge_synthesised" and not r.json()["verified"], r.text
+    assert "new one" in r.json()["message"]
+
+    # A fresh challenge is untouched by what was spoken before it.
+    assert api.client.post(f"/datasets/{ds}/consent-challenge", headers=h).status_code == 200
+    r = api.client.post(f"/datasets/{ds}/consent", files={"clip": (clip.path.name, clip.bytes(), "audio/wav")},
+                        headers=h)
+    assert r.json()["verified"], r.text

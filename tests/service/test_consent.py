@@ -199,3 +199,56 @@ def test_deleting_the_dataset_deletes_the_consent_recording(org, allison, speech
     with session_scope() as s:
         kept = s.scalar(select(ConsentAttempt).where(ConsentAttempt.id == attempt.id))
         assert kept.blob_key is None and kept.reason_code == "no_challenge"  # the record stays, the audio goes
+
+
+def _wav_bytes(audio, rate: int) -> bytes:  # noqa: ANN001
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_speech_synthesised_by_this_server_fails(org, allison, speech_data):
+    """Her instant clone made here: reading an earlier statement it lacks the fresh code; asked to read the fresh
+    code, it would pass the speaker check (0.86-0.87 measured), so asking this server for the code spends the
+    challenge. A stock voice reading the fresh code has the words but not her voice."""
+    import numpy as np
+
+    from voicesmith.engine import clone, stock
+    from voicesmith.engine.audio import load_audio
+    from voicesmith.engine.synthesis import SAMPLE_RATE, get_synthesizer
+    from voicesmith.service import consent, synthesis
+    from voicesmith.service.voices import ResolvedVoice
+
+    synth = get_synthesizer()
+    her = clone.instant_clone(*load_audio(speech_data / "wav" / "allison_en" / "demo-echotest.wav"), synthesizer=synth)
+    old = consent.create_challenge(org, allison, speaker_name="Allison", generate=lambda: ["harbor", "violin", "47"])
+    fresh = consent.create_challenge(org, allison, speaker_name="Allison", generate=lambda: ["rocket", "glacier", "81"])
+    replay = synth.synthesize(old.statement, her).audio
+    attempt = consent.verify_dataset_clip(org, allison, _wav_bytes(replay, SAMPLE_RATE), "synthetic.wav")
+    assert not attempt.verified and attempt.reason_code == "code_mismatch", attempt.message
+
+    someone = next(v for v in stock.stock_voices() if v.gender == "masculine")
+    spoken = synth.synthesize(fresh.statement, someone.artifact).audio
+    attempt = consent.verify_dataset_clip(org, allison, _wav_bytes(spoken, SAMPLE_RATE), "stock.wav")
+    assert not attempt.verified and attempt.reason_code == "speaker_mismatch", (attempt.message, attempt.transcript)
+    assert attempt.code_score == 1.0
+
+    # Her clone asked, through the server's speech path, to read the fresh code.
+    plan = synthesis.SpeechPlan(org_id=org, api_key_id=None, engine_model="kokoro", language="en", speed=1.0,
+                                volume=1.0, voice=ResolvedVoice(id="v", kind="clone", name="her", language="en",
+                                                                engine_model="kokoro", org_id=org, artifact=her))
+
+    async def collect() -> bytes:
+        return b"".join([p.data async for p in synthesis.stream_speech(
+            plan, fresh.statement, lambda a: (np.clip(a, -1, 1) * 32767).astype("<i2").tobytes())])
+
+    import asyncio
+
+    pcm = np.frombuffer(asyncio.run(collect()), dtype="<i2").astype(np.float32) / 32768
+    attempt = consent.verify_dataset_clip(org, allison, _wav_bytes(pcm, SAMPLE_RATE), "clone.wav")
+    assert not attempt.verified and attempt.reason_code == "challenge_synthesised", attempt.message

@@ -78,6 +78,16 @@ def match_code(code_words: Sequence[str] | str, transcript: str) -> CodeMatch:
     return CodeMatch(code=code, heard=heard, matched=matched)
 
 
+def mentions_code(code_words: Sequence[str] | str, text: str) -> bool:
+    """True when `text` holds any of the code's words other than number words (normalised as for WER).
+
+    Used on what this server is asked to speak: a code can be spoken one word per request and spliced, so one
+    word is enough; number words are too common to count."""
+    code = normalize_words(code_words if isinstance(code_words, str) else " ".join(code_words))
+    words = set(normalize_words(text))
+    return any(w in words for w in code if w not in _NUMBER_WORDS)
+
+
 def statement_wer(statement: str, transcript: str) -> float:
     """WER of the transcript against the whole statement (a score kept with the attempt, not a gate)."""
     return wer(statement, transcript)

@@ -7,7 +7,9 @@
    (engine.consent.match_code) and its voice matches the dataset's training speech (or the clip being
    cloned) above engine.consent.SPEAKER_THRESHOLD. Every attempt is stored with its scores; at most
    MAX_ATTEMPTS per ATTEMPT_WINDOW_S per dataset (per organisation for clones). A verified attempt uses
-   its challenge up: the same recording sent again fails.
+   its challenge up: the same recording sent again fails. A challenge whose code words this server was asked
+   to speak with a non-stock voice while it was active (`note_synthesis`, called for every TTS request) is
+   spent too: a clone made here reads a fresh code as well as it reads anything, and passes the speaker check.
 3. The policy (Settings.consent): `require` refuses fine-tunes on datasets without a verified consent and
    instant clones without a consent clip (403 consent_required); `record` lets them run and marks what they
    make `unverified`. Voices carry `consent` (verified | unverified | stock) and their provenance.
@@ -249,6 +251,11 @@ def _verify(org_id: str, dataset_id: str | None, clip: Clip, *, api_key_id: str 
     if status == "used":
         return _record(org_id, dataset_id, cid, api_key_id, clip, reason_code="challenge_used",
                        message=f"This challenge was already answered; ask for a new one with {subject}.")
+    if status == "synthesised":
+        return _record(org_id, dataset_id, cid, api_key_id, clip, reason_code="challenge_synthesised",
+                       message="This server was asked to speak words of this challenge's code with a cloned voice "
+                       "after the challenge was issued, so no recording of it can show a live reading; ask for a "
+                       f"new one with {subject}.")
     if status != "active":
         return _record(org_id, dataset_id, cid, api_key_id, clip, reason_code="challenge_superseded",
                        message=f"A newer challenge replaced this one; read the newest statement ({subject}).")
@@ -390,3 +397,23 @@ def status(org_id: str, dataset_id: str) -> dict:
                 "verified_attempt_id": verified.id if verified is not None else None,
                 "challenge": active, "attempts": list(attempts)}
 
+
+
+def note_synthesis(text: str, *, voice_kind: str) -> int:
+    """This server is about to speak `text` with a voice of kind `voice_kind`. Unless it is a stock voice (no
+    real person's), every active challenge whose code words it holds (engine.consent.mentions_code) is marked
+    `synthesised` and can no longer verify. Any organisation's request counts: whoever holds a clone of a voice
+    may hold an account of their own. Returns how many challenges were spent."""
+    if voice_kind == "stock" or not text.strip():
+        return 0
+    now = utcnow()
+    with session_scope() as session:
+        rows = session.execute(select(ConsentChallenge.id, ConsentChallenge.code, ConsentChallenge.expires_at)
+                               .where(ConsentChallenge.status == "active")).all()
+        hit = [cid for cid, code, expires_at in rows
+               if _utc(expires_at) >= now and checks.mentions_code(code, text)]
+        if hit:
+            session.execute(update(ConsentChallenge)
+                            .where(ConsentChallenge.id.in_(hit), ConsentChallenge.status == "active")
+                            .values(status="synthesised").execution_options(synchronize_session=False))
+    return len(hit)

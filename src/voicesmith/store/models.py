@@ -151,6 +151,7 @@ class ConsentChallenge(Base):
     code: Mapped[str] = mapped_column(String(200))  # the code words, spelled out, space separated
     statement: Mapped[str] = mapped_column(Text)
     # active -> used (a verified attempt consumed it) | superseded (a newer challenge replaced it)
+    #        | synthesised (this server spoke its code words with a cloned voice meanwhile)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     api_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
