@@ -89,7 +89,7 @@ def run(broker: str, n: int, timeout_s: float) -> dict:
     if broker != "redis":
         os.environ.pop("VOICESMITH_BROKER_URL", None)
     get_settings.cache_clear()
-    from voicesmith.jobs import dispatch
+    from voicesmith.service import background
     from voicesmith.store.db import migrate
 
     migrate()
@@ -102,7 +102,7 @@ def run(broker: str, n: int, timeout_s: float) -> dict:
     try:
         t0 = time.monotonic()
         chunks = [ids[i::4] for i in range(4)]
-        threads = [threading.Thread(target=lambda c=c: [dispatch.enqueue_fine_tune(i) for i in c]) for c in chunks]
+        threads = [threading.Thread(target=lambda c=c: [background.enqueue_fine_tune(i) for i in c]) for c in chunks]
         for t in threads:
             t.start()
         for t in threads:

@@ -5,6 +5,8 @@
   admin API key for org "test"; `live_server.make_key(org)` / the `make_key` fixture give keys of other orgs.
 - `data_dir_switch(path)`: point this process's settings at a data directory (in-process tests).
 - `dispatched`: captures job hand-offs (enqueue_fine_tune / enqueue_dataset_analysis) instead of sending them.
+- `jobs_env`: a private data dir (database + SQLite broker) whose fine-tunes run a fake trainer in real worker
+  processes (tests/worker/jobs_support.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.worker.jobs_support import JobsEnv, make_jobs_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVER_START_TIMEOUT_S = 180.0
@@ -81,12 +84,22 @@ def dispatched(monkeypatch) -> list[tuple[str, str]]:
 
     calls: list[tuple[str, str]] = []
 
-    def capture(func_name: str, object_id: str) -> bool:
-        calls.append((func_name, object_id))
-        return True
+    def capturing(func_name: str):  # noqa: ANN202
+        def capture(object_id: str) -> bool:
+            calls.append((func_name, object_id))
+            return True
 
-    monkeypatch.setattr(background, "_call", capture)
+        return capture
+
+    for name in ("enqueue_fine_tune", "enqueue_dataset_analysis"):
+        monkeypatch.setattr(background, name, capturing(name))
     return calls
+
+
+@pytest.fixture()
+def jobs_env(tmp_path: Path) -> Iterator[JobsEnv]:
+    with make_jobs_env(tmp_path) as env:
+        yield env
 
 
 # Live server ------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api import tts_events as events
 from voicesmith.api.tts_buffer import TranscriptBuffer
-from voicesmith.engine.encoding import OutputFormat, make_encoder
 from voicesmith.service.errors import ServiceError
-from voicesmith.service.synthesis import SpeechPlan, charge_speech, speech_sample_rate, stream_speech
+from voicesmith.service.synthesis import (OutputFormat, SpeechPlan, charge_speech, make_encoder, speech_sample_rate,
+                                          stream_speech)
 
 log = logging.getLogger("voicesmith.api.tts")
 

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Sequence
 
 from voicesmith.api.versions import V2025_11_04, ApiVersion
-from voicesmith.engine.synthesis import PhonemeTiming, WordTiming
+from voicesmith.service.synthesis import PhonemeTiming, WordTiming
 
 # Cartesia's examples use 206 (partial content) on every streamed event but errors.
 STREAM_STATUS = 206

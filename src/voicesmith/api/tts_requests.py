@@ -16,8 +16,7 @@ from voicesmith.api.auth import Principal
 from voicesmith.api.errors import ApiError, validation_message
 from voicesmith.api.tts_schemas import GenerationConfig, Mp3OutputFormat, OutputFormatSpec, VoiceObject, VoiceSpec
 from voicesmith.api.versions import V2026_03_01, ApiVersion
-from voicesmith.engine.encoding import OutputFormat
-from voicesmith.service.synthesis import SpeechPlan, plan_speech
+from voicesmith.service.synthesis import OutputFormat, SpeechPlan, plan_speech
 
 M = TypeVar("M", bound=BaseModel)
 

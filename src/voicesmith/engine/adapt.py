@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import numpy as np
 
 from voicesmith.engine import speaker, style_space
 from voicesmith.engine.audio import f0_stats
+from voicesmith.engine.checkpoints import save_json
 from voicesmith.engine.cmaes import CMAState, SepCMAES
 from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
@@ -311,12 +311,6 @@ def _start_x(task: AdaptTask) -> np.ndarray:
     return np.concatenate([task.start.z[task.free_dims], np.zeros(int(task.search_pitch) + int(task.search_speed))])
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def score_candidates(
     task: AdaptTask,
     candidates: Sequence[Candidate],
@@ -411,7 +405,7 @@ def adapt(
     limit = allowed_error(start_error, budget.error_slack)
 
     def save() -> None:
-        _write_json(
+        save_json(
             path,
             {
                 "state": state.to_dict(),

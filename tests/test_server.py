@@ -11,10 +11,10 @@ import subprocess
 
 import httpx
 import psutil
-from tests.jobs.jobs_support import JobsEnv, free_port, wait_for
+from tests.worker.jobs_support import JobsEnv, free_port, wait_for
 
-from voicesmith import credentials
-from voicesmith.jobs import dispatch
+from voicesmith.client import credentials
+from voicesmith.service import background
 
 
 def _serve(jobs: JobsEnv, port: int, config_home: str) -> subprocess.Popen:
@@ -54,7 +54,7 @@ def test_serve_bootstraps_a_key_runs_jobs_and_resumes_them_after_a_restart(jobs_
 
     # The embedded worker runs a job; SIGTERM mid-job stops everything and releases the job.
     ft_id = jobs_env.create_fine_tune(steps=40, step_s=0.25)
-    dispatch.enqueue_fine_tune(ft_id)
+    background.enqueue_fine_tune(ft_id)
     wait_for(lambda: jobs_env.fine_tune(ft_id)["progress"] >= 0.25, 90, "the embedded worker to make progress")
     alive = _stop(server)
     assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"

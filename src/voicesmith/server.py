@@ -1,4 +1,4 @@
-"""`voicesmith serve` and `voicesmith worker`: the processes that run the API and the jobs.
+"""The processes behind `voicesmith serve` and `voicesmith worker`: the API server and the job workers.
 
 serve:  migrate, make the first API key, start the embedded worker processes, the job supervisor
         thread, and uvicorn in this process.
@@ -27,9 +27,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
-from voicesmith.config import get_settings
+import uvicorn
 
-log = logging.getLogger("voicesmith.jobs.runner")
+from voicesmith import admin
+from voicesmith.broker import ANALYSIS_QUEUE, FINE_TUNE_QUEUE
+from voicesmith.client import credentials
+from voicesmith.config import get_settings
+from voicesmith.service.synthesis import cancel_warm_up
+from voicesmith.service.training import release_worker_jobs
+from voicesmith.store.db import migrate
+from voicesmith.worker.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _STOP_GRACE_S = 3.0
@@ -79,7 +88,7 @@ class WorkerProcess:
 
     def _command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "voicesmith.jobs.celery_app", "worker",
+            sys.executable, "-m", "celery", "-A", get_settings().worker_app, "worker",
             "-Q", self.spec.queues,
             "-c", str(self.spec.concurrency),
             "-P", "prefork",
@@ -159,8 +168,6 @@ class WorkerProcess:
     def _release_jobs(self, *, refund_attempt: bool) -> None:
         if self.spec.role != "fine_tune":
             return
-        from voicesmith.service.training import release_worker_jobs
-
         try:
             released = release_worker_jobs(self.node, refund_attempt=refund_attempt)
         except Exception:  # noqa: BLE001 (then the heartbeat timeout does it)
@@ -230,8 +237,6 @@ def worker_specs(concurrency: int, *, nice: int = 0) -> list[WorkerSpec]:
     Analysis has its own process and queue so a dataset report is never stuck behind a fine-tune
     that runs for many minutes (the OS shares the cores when both are busy, which is rare and short).
     """
-    from voicesmith.jobs.celery_app import ANALYSIS_QUEUE, FINE_TUNE_QUEUE
-
     return [
         WorkerSpec("fine_tune", FINE_TUNE_QUEUE, max(1, concurrency), nice),
         WorkerSpec("analysis", ANALYSIS_QUEUE, 1, nice),
@@ -244,8 +249,6 @@ def _configure_logging() -> None:
 
 
 def _announce_key(host: str, port: int) -> None:
-    from voicesmith import admin, credentials
-
     key = admin.ensure_bootstrap_key()
     if not key:
         return
@@ -279,16 +282,12 @@ def _run_until_signal(main: Callable[[], None], cleanup: Callable[[], None]) -> 
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _api_server(host: str, port: int):  # noqa: ANN202 (a uvicorn.Server; uvicorn is imported lazily)
+def _api_server(host: str, port: int) -> uvicorn.Server:
     """uvicorn for the API, which also cuts the speech-engine warm-up short when told to stop.
 
     uvicorn serves only once the app's start-up (which loads the speech engine) has returned, and it holds a
     SIGINT/SIGTERM until then: without this, stopping a starting server waits for the whole warm-up.
     """
-    import uvicorn
-
-    from voicesmith.service.synthesis import cancel_warm_up
-
     class ApiServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             cancel_warm_up()
@@ -303,9 +302,6 @@ def _api_server(host: str, port: int):  # noqa: ANN202 (a uvicorn.Server; uvicor
 
 def serve(host: str, port: int, with_worker: bool) -> None:
     """The API server, plus the embedded worker unless with_worker is False."""
-    from voicesmith.jobs.supervisor import Supervisor
-    from voicesmith.store.db import migrate
-
     _configure_logging()
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -332,9 +328,6 @@ def serve(host: str, port: int, with_worker: bool) -> None:
 
 def worker(concurrency: int) -> None:
     """A standalone worker: fine-tune and analysis worker processes plus the supervisor."""
-    from voicesmith.jobs.supervisor import Supervisor
-    from voicesmith.store.db import migrate
-
     _configure_logging()
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)
     workers = WorkerGroup(worker_specs(concurrency))
