@@ -95,8 +95,8 @@ def run(broker: str, n: int, timeout_s: float) -> dict:
     migrate()
     ids = _make_jobs(n, data)
     env = {**os.environ, **env_vars,
-           "VOICESMITH_TEST_ONLY_FINE_TUNE_PIPELINE": "slow_pipeline:run",
-           "PYTHONPATH": str(ROOT / "tests" / "jobs"), "SLOW_PIPELINE_LOG": str(log)}
+           "VOICESMITH_WORKER_APP": "slow_worker",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "worker"), str(ROOT)]), "SLOW_PIPELINE_LOG": str(log)}
     worker = subprocess.Popen([str(VOICESMITH), "worker", "--concurrency", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

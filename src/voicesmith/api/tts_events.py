@@ -1,4 +1,4 @@
-"""The JSON events that /tts/sse and /tts/websocket stream (contract §7.5-§7.7).
+"""The JSON events that /tts/sse and /tts/websocket stream (Cartesia's API).
 
 Chunk, timestamps and done events have had the same fields in every version. Errors differ: the Fern versions
 (before 2025-11-04) carry `error: str`, later ones `title`/`message`/`error_code`/`request_id`. WebSocket errors

@@ -100,8 +100,8 @@ def output_format_of(spec: OutputFormatSpec, *, raw_only: bool = False) -> Outpu
 
 
 def check_pronunciation_dict(dict_id: str | None, version: ApiVersion) -> None:
-    """voicesmith has no pronunciation dictionaries. From 2026-03-01 an unknown dictionary id is a 404 (contract
-    §1.2); older versions never validated the field, so it is ignored there."""
+    """voicesmith has no pronunciation dictionaries. From 2026-03-01 an unknown dictionary id is a 404 (Cartesia's
+    API); older versions never validated the field, so it is ignored there."""
     if dict_id and version >= V2026_03_01:
         raise ApiError(404, "pronunciation_dict_not_found", "Pronunciation dictionary not found",
                        f"Pronunciation dictionary {dict_id!r} was not found; this server has none.")

@@ -3,9 +3,9 @@
 What is searched: a 256-d offset shared by all rows of a start pack (see `style_space`), optionally
 only some of its dimensions (e.g. the prosody half for a style variant), plus the voice's pitch scale
 and speed. How: sep-CMA-ES (`cmaes`), every candidate scored on the same few short training
-sentences in a generation. Why not gradients: the shipped model is an int8 ONNX graph; models.md
-records that unbounded gradient descent through a float re-implementation destroyed intelligibility,
-and that the bounded search closed ~74-79% of the floor->ceiling gap with WER intact.
+sentences in a generation. Why not gradients: the shipped model is an int8 ONNX graph; measured when
+the model was set up, unbounded gradient descent through a float re-implementation destroyed
+intelligibility, while the bounded search closed ~74-79% of the floor->ceiling gap with WER intact.
 
 The score of a candidate (higher is better), all measured at the dataset's source bandwidth:
   similarity   mean Resemblyzer cosine of its clips to the speaker's training centroid (primary)

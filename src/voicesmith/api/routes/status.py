@@ -1,4 +1,4 @@
-"""GET /: is the API up, and which version does it default to (no authentication, contract §2)."""
+"""GET /: is the API up, and which version does it default to (no authentication, Cartesia's API)."""
 
 from __future__ import annotations
 
