@@ -28,6 +28,18 @@ credits_app = typer.Typer(no_args_is_help=True, help="Manage organisations' cred
 app.add_typer(credits_app, name="credits")
 
 DataOption = typer.Option(None, help="Data directory (default: $VOICESMITH_DATA or ./data).")
+LogLevelOption = typer.Option(
+    "info", "--log-level",
+    help="voicesmith's messages from this level up (debug, info, warning, error); libraries' and access logs "
+         "only with debug.",
+)
+
+
+def _check_log_level(level: str) -> str:
+    levels = ("debug", "info", "warning", "error")
+    if level.lower() not in levels:
+        raise typer.BadParameter(f"use one of {', '.join(levels)}", param_hint="--log-level")
+    return level.lower()
 
 
 def _use_data_dir(data: Optional[Path]) -> None:
@@ -42,24 +54,28 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
     data: Optional[Path] = DataOption,
     no_worker: bool = typer.Option(False, "--no-worker", help="Do not start the embedded fine-tune worker."),
+    log_level: str = LogLevelOption,
 ) -> None:
     """Start the API server, with an embedded fine-tune worker unless --no-worker."""
+    level = _check_log_level(log_level)
     _use_data_dir(data)
     from voicesmith import server
 
-    server.serve(host=host, port=port, with_worker=not no_worker)
+    server.serve(host=host, port=port, with_worker=not no_worker, log_level=level)
 
 
 @app.command()
 def worker(
     data: Optional[Path] = DataOption,
     concurrency: int = typer.Option(1, help="Fine-tunes run at once by this worker."),
+    log_level: str = LogLevelOption,
 ) -> None:
     """Run a standalone fine-tune worker (scale-out: set VOICESMITH_BROKER_URL and VOICESMITH_DATABASE_URL)."""
+    level = _check_log_level(log_level)
     _use_data_dir(data)
     from voicesmith import server
 
-    server.worker(concurrency=concurrency)
+    server.worker(concurrency=concurrency, log_level=level)
 
 
 @app.command()

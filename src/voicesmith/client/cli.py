@@ -17,6 +17,7 @@ from voicesmith.client import render, speech, workflow
 from voicesmith.client.api import VoicesmithClient
 from voicesmith.client.cli_common import ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out
 from voicesmith.client.cli_resources import datasets_app, fine_tunes_app, voices_app
+from voicesmith.client.uploads import find_recordings
 
 # No locals in tracebacks: they would print API keys.
 app = typer.Typer(
@@ -56,12 +57,20 @@ def clone(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Clone a voice from a folder of recordings: upload (resumable), check, train, preview."""
+    # Everything that can be checked is checked before anything is created on the server: a typo in the
+    # folder, a missing --yes in a script or an unreachable server must not leave an empty dataset behind.
     if budget not in BUDGETS:
         raise fail(f"--budget must be one of {', '.join(b for b in BUDGETS if b)} (got {budget!r})", code=2)
+    try:
+        if not find_recordings(samples_dir):
+            raise fail(f"no audio files (wav, flac, mp3, ogg, opus, m4a, webm) in {samples_dir}", code=2)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise fail(str(exc), code=2) from None
     if not yes and not sys.stdin.isatty():
-        # Check before uploading anything: a script must not stop at a prompt it cannot answer.
+        # A script must not stop at a prompt it cannot answer.
         raise fail("confirmation needed but stdin is not a terminal: pass --yes to start the fine-tune without asking")
     with connect(base_url, api_key) as client:
+        client.credit_balance()  # the server answers and the key works, before the dataset is made
         dataset = workflow.find_or_create_dataset(client, name, out)
         try:
             summary = workflow.upload_folder(client, dataset, samples_dir, out)
@@ -127,7 +136,10 @@ def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
     question = (f"Start the fine-tune? It costs {credits.fine_tune_cost:,} credits (charged only if training "
                 f"completes); your balance: {balance}")
     if not typer.confirm(question, default=False):
-        raise fail("fine-tune not started (nothing was charged)")
+        # Declining is an answer, not an error: say what happened and exit 0.
+        out.print("Fine-tune not started; nothing was charged. Run the same command again to start it "
+                  "(uploaded files are kept).", markup=False, highlight=False)
+        raise typer.Exit(0)
 
 
 def _attach(client: VoicesmithClient, fine_tune_id: str, output_dir: Path) -> None:
