@@ -35,3 +35,15 @@ def test_an_unknown_log_level_is_refused_before_starting(tmp_path: Path) -> None
     result = _run("serve", "--log-level", "loud", "--data", str(tmp_path / "d"), cwd=tmp_path)
     assert result.returncode == 2 and "--log-level" in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_server_commands_on_a_client_only_install_say_what_to_install(tmp_path: Path) -> None:
+    # A client-only install lacks the server's libraries; sqlalchemy stands for them here.
+    code = ("import sys; sys.modules['sqlalchemy'] = None; sys.argv = ['voicesmith', 'keys', 'list']\n"
+            "from voicesmith.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "pip install 'voicesmith[server]'" in result.stderr and "Traceback" not in result.stderr
+    help_text = subprocess.run([sys.executable, "-c", code.replace("'keys', 'list'", "'--help'")], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=120)
+    assert help_text.returncode == 0 and "clone" in help_text.stdout and "serve" in help_text.stdout
