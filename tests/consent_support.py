@@ -7,6 +7,8 @@ generator that returns them); the recording then "reads" the challenge, in its s
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,3 +52,21 @@ def reading(speech: Path, which: tuple[str, str, list[str]]) -> Reading:
 
 def training_files(speech: Path, exclude: str = "") -> list[Path]:
     return [wav(speech, "allison_en", stem) for stem in TRAINING if stem != exclude]
+
+
+@contextlib.contextmanager
+def consent_policy(value: str):
+    """VOICESMITH_CONSENT=value for the block (Settings are re-read on entry and exit)."""
+    from voicesmith.config import get_settings
+
+    old = os.environ.get("VOICESMITH_CONSENT")
+    os.environ["VOICESMITH_CONSENT"] = value
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("VOICESMITH_CONSENT", None)
+        else:
+            os.environ["VOICESMITH_CONSENT"] = old
+        get_settings.cache_clear()

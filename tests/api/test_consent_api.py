@@ -6,31 +6,13 @@ transcript (tests/consent_support.py, "reading substitute"): the phrase generato
 
 from __future__ import annotations
 
-import contextlib
-import os
 
 import pytest
 
-from tests.consent_support import (ALLISON_CONSENT, LIBRIVOX_CONSENT, Reading, reading, training_files, wav)
+from tests.consent_support import (ALLISON_CONSENT, LIBRIVOX_CONSENT, Reading, consent_policy, reading,
+                                   training_files, wav)
 
 FINE_TUNE = {"name": "ft", "description": "", "language": "en", "model_id": "sonic-2"}
-
-
-@contextlib.contextmanager
-def consent_policy(value: str):
-    from voicesmith.config import get_settings
-
-    old = os.environ.get("VOICESMITH_CONSENT")
-    os.environ["VOICESMITH_CONSENT"] = value
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("VOICESMITH_CONSENT", None)
-        else:
-            os.environ["VOICESMITH_CONSENT"] = old
-        get_settings.cache_clear()
 
 
 @pytest.fixture

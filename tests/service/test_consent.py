@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.consent_support import (ALLISON_CONSENT, ALLISON_NUMBER, CARLO_CLIP, LIBRIVOX_CONSENT, reading,
-                                   training_files)
-
-
-@contextlib.contextmanager
-def consent_policy(value: str):
-    from voicesmith.config import get_settings
-
-    old = os.environ.get("VOICESMITH_CONSENT")
-    os.environ["VOICESMITH_CONSENT"] = value
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("VOICESMITH_CONSENT", None)
-        else:
-            os.environ["VOICESMITH_CONSENT"] = old
-        get_settings.cache_clear()
+from tests.consent_support import (ALLISON_CONSENT, ALLISON_NUMBER, CARLO_CLIP, LIBRIVOX_CONSENT, consent_policy,
+                                   reading, training_files)
 
 
 def make_dataset(org: str, files: list[Path]) -> str:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicesmith.config import get_settings
+# Output formats, encoders and timings are part of what this module gives the API: routes encode and stream
+# what it yields without knowing the engine.
+from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.engine.synthesis import SUPPORTED_LANGUAGES, PhonemeTiming, WordTiming, get_synthesizer
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.service import consent, speech_pool, usage, voices
@@ -23,6 +26,12 @@ from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
 from voicesmith.store.blobs import get_blob_store
+
+__all__ = [
+    "Encoder", "OutputFormat", "PhonemeTiming", "SavedAudio", "SpeechPiece", "SpeechPlan", "WordTiming",
+    "cancel_warm_up", "charge_speech", "check_transcript", "content_type", "make_encoder", "plan_speech",
+    "resolve_language", "save_audio", "speech_sample_rate", "stream_speech", "warm_up",
+]
 
 log = logging.getLogger(__name__)
 

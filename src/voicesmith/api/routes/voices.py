@@ -1,4 +1,4 @@
-"""The voice library (contract §6): list, get, update, delete; clone and localize."""
+"""The voice library (Cartesia's API): list, get, update, delete; clone and localize."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from voicesmith.api.routing import SlashRouter
 from voicesmith.api.schemas import (ConsentChallengeCreate, VoiceLocalize, VoiceUpdate, consent_challenge_json,
                                     voice_json, voice_metadata_json)
 from voicesmith.api.versions import V2024_11_13, ApiVersion, api_version
-from voicesmith.service import consent, voices
-from voicesmith.service.voices import CloneRequest, VoiceFilter
+from voicesmith.service import cloning, consent, voices
+from voicesmith.service.cloning import CloneRequest
+from voicesmith.service.voices import VoiceFilter
 
 router = SlashRouter(prefix="/voices", tags=["voices"], dependencies=[Depends(api_version)])
 
@@ -80,7 +81,7 @@ async def clone_voice(
                            enhance=bool(enhance), mode=mode, accent=accent, consent_clip=consent_data or None,
                            consent_filename=(consent_clip.filename if consent_clip is not None else None) or "consent",
                            consent_challenge_id=consent_challenge_id or None, api_key_id=principal.api_key_id)
-    voice = await run_in_threadpool(voices.clone_voice, principal.org_id, request)
+    voice = await run_in_threadpool(cloning.clone_voice, principal.org_id, request)
     return voice_metadata_json(voice, version)
 
 
