@@ -175,6 +175,22 @@ def test_instant_clone_refuses_clips_that_are_not_audio(api, world, case):
     healthy(api)
 
 
+@pytest.mark.parametrize("case", CLONE_CASES[:4], ids=[c.name for c in CLONE_CASES[:4]])
+def test_consent_uploads_that_are_not_audio_are_refused_before_storing(api, world, case):
+    """purpose=consent goes through the same content check: refused, nothing kept, no attempt counted."""
+    ds = world["mine"]
+    attempts = len(api.client.get(f"/datasets/{ds}/consent", headers=api.h(ATTACKER)).json()["attempts"])
+    r = api.client.post(f"/datasets/{ds}/files", files={"file": (case.filename, case.data, "audio/wav")},
+                        data={"purpose": "consent"}, headers=api.h(ATTACKER))
+    body = check_error(api, r, 400, "invalid_audio")
+    assert "not audio" in body["message"] and "/tmp" not in body["message"], body
+    state = api.client.get(f"/datasets/{ds}/consent", headers=api.h(ATTACKER)).json()
+    assert len(state["attempts"]) == attempts
+    assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+    assert not (api.data_dir / "blobs" / "datasets" / ds / "consent").exists()
+    healthy(api)
+
+
 # Multipart bodies --------------------------------------------------------------------------------------------------
 
 def _raw_upload(api, ds: str, body: bytes, content_type: str):
