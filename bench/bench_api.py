@@ -18,46 +18,18 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from bench_server import start_server
 
 MB = 1024 * 1024
 BOUNDARY = "bench-boundary-3f9a"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(data: Path) -> tuple[subprocess.Popen, str, str]:
-    # Throughput is the measure here, not the per-key rate limit (2000 requests from one key in seconds).
-    env = {**os.environ, "VOICESMITH_DATA": str(data), "VOICESMITH_RATE_LIMIT_PER_MIN": "0"}
-    key = subprocess.run([sys.executable, "-m", "voicesmith", "keys", "create", "--org", "bench", "--data", str(data)],
-                         capture_output=True, text=True, env=env, check=True).stdout.strip()
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "voicesmith", "serve", "--no-worker", "--host", "127.0.0.1",
-                             "--port", str(port), "--data", str(data)],
-                            stdout=open(data / "serve.log", "wb"), stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/", timeout=2).status_code == 200:
-                return proc, base, key
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start:\n" + (data / "serve.log").read_text()[-3000:])
 
 
 async def _load(base: str, key: str, paths: list[str], total: int, clients: int) -> dict:
@@ -133,7 +105,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="voicesmith-bench-") as tmp:
         data = Path(tmp)
-        proc, base, key = _start_server(data)
+        proc, base, key = start_server(data, "bench")
         try:
             h = {"Authorization": f"Bearer {key}"}
             ids = [httpx.post(f"{base}/datasets", json={"name": f"d{i}", "description": "bench"}, headers=h).json()["id"]

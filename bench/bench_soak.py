@@ -22,28 +22,21 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
+from bench_server import start_server
 import numpy as np
 import psutil
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it rests in the warm afternoon sun."
 FMT = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24000}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wav(seconds: float, rate: int = 16000) -> bytes:
@@ -52,26 +45,6 @@ def _wav(seconds: float, rate: int = 16000) -> bytes:
     fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
     return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data"
             + struct.pack("<I", len(data)) + data)
-
-
-def _start_server(data: Path) -> tuple[subprocess.Popen, str, str]:
-    env = {**os.environ, "VOICESMITH_DATA": str(data), "VOICESMITH_RATE_LIMIT_PER_MIN": "0"}
-    key = subprocess.run([sys.executable, "-m", "voicesmith", "keys", "create", "--org", "soak", "--data", str(data)],
-                         capture_output=True, text=True, env=env, check=True).stdout.strip()
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "voicesmith", "serve", "--no-worker", "--host", "127.0.0.1",
-                             "--port", str(port), "--data", str(data)],
-                            stdout=open(data / "serve.log", "wb"), stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/", timeout=2).status_code == 200:
-                return proc, base, key
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start:\n" + (data / "serve.log").read_text()[-3000:])
 
 
 def _listener(proc: subprocess.Popen, port: int) -> psutil.Process:
@@ -189,7 +162,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="voicesmith-soak-") as tmp:
         data = Path(tmp)
-        proc, base, key = _start_server(data)
+        proc, base, key = start_server(data, "soak")
         try:
             headers = {"Authorization": f"Bearer {key}", "Cartesia-Version": "2026-08-14"}
             server = _listener(proc, int(base.rsplit(":", 1)[1]))
