@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api.errors import RequestContextMiddleware, install_error_handlers
-from voicesmith.api.routes import api_keys, auth_tokens, datasets, fine_tunes, status, usage, voices
+from voicesmith.api.routes import (api_keys, auth_tokens, datasets, fine_tunes, openai, pronunciation_dicts, status,
+                                   usage, voices)
 from voicesmith.service.voices import seed_stock_voices
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import migrate
@@ -53,9 +54,10 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys):
+    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys, pronunciation_dicts):
         app.include_router(module.router)
     _include_tts(app)
+    app.include_router(openai.router)  # /v1/audio/speech, /v1/models (OpenAI-compatible)
     if importlib.util.find_spec("voicesmith.api.routes.studio"):  # web studio: static files at /studio/
         app.include_router(importlib.import_module("voicesmith.api.routes.studio").router)
     return app
