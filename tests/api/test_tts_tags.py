@@ -70,6 +70,14 @@ def test_bytes_break_is_silence_and_not_read_aloud(server, voice, transcriber):
     assert_tag_not_heard(transcriber, audio, 24000)
 
 
+def test_spell_is_heard_letter_by_letter(server, voice, transcriber):
+    r = httpx.post(f"{server.base_url}/tts/bytes", json=tts_body(voice, "My code is <spell>XKCD</spell> today.", RAW),
+                   headers=server.headers(), timeout=300)
+    assert r.status_code == 200, r.text
+    heard = transcriber.transcribe(decode_raw(r.content, "pcm_s16le"), 24000).text.lower()
+    assert "xkcd" in "".join(ch for ch in heard if ch.isalnum()) and "spell" not in heard, heard
+
+
 def test_sse_timestamps_shift_by_the_break(server, voice, transcriber):
     def words(text: str) -> tuple[list[tuple[str, float, float]], np.ndarray]:
         events = sse_events(server, tts_body(voice, text, RAW, add_timestamps=True))
