@@ -1,29 +1,28 @@
-"""All of voicesmith's settings, read from the environment in one place."""
+"""All of the server's settings, read from the environment in one place.
+
+Each setting is a field of `Settings` with its default written once, there; `VOICESMITH_<FIELD>` in the
+environment overrides it (`VOICESMITH_DATA` for data_dir). The engine's own knobs (threads, device) are
+read in engine/settings.py, and the client's (base URL, key) in client/config.py.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
-
-
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    database_url: str
-    broker_url: str
-    blob_dir: Path
+    # Where the embedded defaults keep everything (VOICESMITH_DATA).
+    data_dir: Path = Path("./data")
+    # Default: SQLite in the data dir.
+    database_url: str | None = None
+    # Default: kombu's SQLAlchemy transport on SQLite in the data dir; scale-out: redis://...
+    broker_url: str | None = None
+    # Default: <data_dir>/blobs.
+    blob_dir: Path | None = None
     # Credits: a fresh organisation's balance and what one fine-tune costs (charged on completion only).
     initial_credits: int = 1_000_000_000
     fine_tune_cost: int = 1_000_000
@@ -39,36 +38,54 @@ class Settings:
     # runs at RTF ~0.5, docs/benchmarks.md); 4 lets a client pipeline a few streams, and past that a fast 429
     # (which the SDKs retry) beats stuttering. Raise it on bigger hardware.
     tts_concurrency: int = 4
-    # An open TTS WebSocket with no message in either direction for this long is closed (the contract's 5 min).
+    # Synthesis steps run at once in the API process (None: as many as the cores hold without oversubscribing).
+    tts_workers: int | None = None
+    # An open TTS WebSocket with no message in either direction for this long is closed (Cartesia's 5 minutes).
     ws_idle_timeout_s: float = 300.0
     # A training job whose heartbeat is older than this is dispatched again.
     heartbeat_timeout_s: float = 60.0
     # A fine-tune whose worker died this many times is failed instead of dispatched again.
     max_job_attempts: int = 3
+    # A worker pool process that grew past this (KiB) after a job is replaced by a fresh one.
+    worker_max_memory_kb: int = 6 * 1024 * 1024
+    # The module the worker processes run Celery on: it registers the tasks (and may choose the trainer).
+    worker_app: str = "voicesmith.worker.tasks"
     # Secret for access tokens (JWT HS256); generated into the data dir when not given.
     token_secret: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The defaults that live in the data directory, filled in once it is known.
+        data = Path(self.data_dir).resolve()
+        object.__setattr__(self, "data_dir", data)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data / 'voicesmith.db'}")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", f"sqla+sqlite:///{data / 'broker.db'}")
+        object.__setattr__(self, "blob_dir", Path(self.blob_dir or data / "blobs").resolve())
+        object.__setattr__(self, "tts_concurrency", max(1, self.tts_concurrency))
+        if self.tts_workers is not None:
+            object.__setattr__(self, "tts_workers", max(1, self.tts_workers))
+
+
+def env_name(field_name: str) -> str:
+    return "VOICESMITH_DATA" if field_name == "data_dir" else f"VOICESMITH_{field_name.upper()}"
+
+
+def _parse(kind: str, raw: str) -> object:
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    if "Path" in kind:
+        return Path(raw)
+    return raw
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    data_dir = Path(os.environ.get("VOICESMITH_DATA", "./data")).resolve()
-    db_url = os.environ.get("VOICESMITH_DATABASE_URL") or f"sqlite:///{data_dir / 'voicesmith.db'}"
-    broker = os.environ.get("VOICESMITH_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}"
-    return Settings(
-        data_dir=data_dir,
-        database_url=db_url,
-        broker_url=broker,
-        blob_dir=Path(os.environ.get("VOICESMITH_BLOB_DIR", str(data_dir / "blobs"))).resolve(),
-        initial_credits=_int("VOICESMITH_INITIAL_CREDITS", 1_000_000_000),
-        fine_tune_cost=_int("VOICESMITH_FINE_TUNE_COST", 1_000_000),
-        min_usable_speech_s=_float("VOICESMITH_MIN_USABLE_SPEECH_S", 60.0),
-        max_upload_bytes=_int("VOICESMITH_MAX_UPLOAD_BYTES", 2 * 1024**3),
-        max_transcript_chars=_int("VOICESMITH_MAX_TRANSCRIPT_CHARS", 5000),
-        tts_concurrency=max(1, _int("VOICESMITH_TTS_CONCURRENCY", 4)),
-        ws_idle_timeout_s=_float("VOICESMITH_WS_IDLE_TIMEOUT_S", 300.0),
-        heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
-        max_job_attempts=_int("VOICESMITH_MAX_JOB_ATTEMPTS", 3),
-        token_secret=os.environ.get("VOICESMITH_TOKEN_SECRET") or None,
-    )
-
+    values = {}
+    for f in fields(Settings):
+        raw = os.environ.get(env_name(f.name))
+        if raw not in (None, ""):
+            values[f.name] = _parse(str(f.type), raw)
+    return Settings(**values)

@@ -226,7 +226,8 @@ def test_clone_shows_the_balance_and_refuses_what_it_cannot_cover(cli: Cli, live
         assert f"costs {before.fine_tune_cost:,} credits" in stdout, stdout
         assert f"your balance: {before.available:,} available ({before.reserved:,} reserved)" in stdout, stdout
         assert "[y/N]" in stdout, stdout
-        assert_one_error_line((code, stdout, stderr), "not started")
+        # Answering no is an answer, not an error: exit 0, said on stdout.
+        assert code == 0 and "not started" in stdout and "error" not in stderr.lower(), (code, stdout, stderr)
         assert client.list_fine_tunes() == [] and client.credit_balance() == before, "answering no starts nothing"
 
         # Short of one credit: refused in one line before anything starts, whether it asks (terminal) or not (--yes).
@@ -349,13 +350,25 @@ def test_no_key_anywhere(cli: Cli) -> None:
     assert_one_error_line(cli.run("voices", "list"), "no API key")
 
 
-def test_missing_folder(cli: Cli) -> None:
-    assert_one_error_line(cli.run("clone", cli.cwd / "nope", "--name", "x", "--yes"), "folder not found")
+def test_missing_folder(cli: Cli, client: VoicesmithClient) -> None:
+    name = f"typo-{uuid.uuid4().hex[:6]}"
+    # Said first, even without a terminal and without --yes; and nothing is created on the server.
+    assert_one_error_line(cli.run("clone", cli.cwd / "nope", "--name", name), "folder not found")
+    assert_one_error_line(cli.run("clone", cli.cwd / "nope", "--name", name, "--yes"), "folder not found")
+    assert name not in {d.name for d in client.list_datasets()}
 
 
-def test_folder_without_audio(cli: Cli) -> None:
+def test_folder_without_audio(cli: Cli, client: VoicesmithClient) -> None:
     (cli.cwd / "empty").mkdir()
-    assert_one_error_line(cli.run("clone", cli.cwd / "empty", "--name", f"empty-{uuid.uuid4().hex[:6]}", "--yes"), "no audio files")
+    name = f"empty-{uuid.uuid4().hex[:6]}"
+    assert_one_error_line(cli.run("clone", cli.cwd / "empty", "--name", name, "--yes"), "no audio files")
+    assert name not in {d.name for d in client.list_datasets()}
+
+
+def test_a_bad_key_creates_nothing(cli: Cli, client: VoicesmithClient, voice_samples: Path) -> None:
+    name = f"badkey-{uuid.uuid4().hex[:6]}"
+    assert_one_error_line(cli.run("clone", voice_samples, "--name", name, "--yes", "--api-key", "sk_wrong"), "401")
+    assert name not in {d.name for d in client.list_datasets()}
 
 
 def test_clone_without_terminal_needs_yes(cli: Cli, voice_samples: Path) -> None:

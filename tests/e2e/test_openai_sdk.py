@@ -6,14 +6,14 @@ the SDK turns into its own exception classes."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.tts_support import THREE_SENTENCES, assert_speech, decode_mp3, decode_raw, decode_wav, rms, stock_voice_ids
+from tests.tts_support import (THREE_SENTENCES, assert_speech, decode_compressed, decode_mp3, decode_raw, decode_wav,
+                               rms, stock_voice_ids)
 from voicesmith.engine.wer import wer
 
 openai = pytest.importorskip("openai")
@@ -41,23 +41,6 @@ def transcriber():
 
 def heard(transcriber, audio: np.ndarray, rate: int) -> str:
     return transcriber.transcribe(audio, rate).text
-
-
-def decode_av(data: bytes) -> tuple[np.ndarray, int, str]:
-    """(mono float samples, rate, codec name) of a compressed body, decoded by ffmpeg (PyAV)."""
-    import av
-
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.audio[0]
-        codec = stream.codec_context.name
-        parts = []
-        for frame in container.decode(stream):
-            samples = frame.to_ndarray().reshape(-1)
-            if samples.dtype == np.int16:
-                samples = samples.astype(np.float32) / 32768.0
-            parts.append(samples.astype(np.float32))
-        rate = stream.codec_context.sample_rate
-    return np.concatenate(parts), rate, codec
 
 
 def test_speech_bytes_mp3_whisper_hears_the_words(client, transcriber):
@@ -93,7 +76,7 @@ def test_compressed_formats_decode_to_speech(client, transcriber, response_forma
     response = client.audio.speech.create(model="tts-1-hd", voice="nova", input=SHORT,
                                           response_format=response_format)
     assert response.response.headers["content-type"] == media
-    audio, got_rate, got_codec = decode_av(response.read())
+    audio, got_rate, got_codec = decode_compressed(response.read())
     assert (got_rate, got_codec) == (rate, codec)
     assert_speech(audio, rate, min_s=1.5, max_s=10)
     text = heard(transcriber, audio, rate)

@@ -1,4 +1,4 @@
-"""Request bodies and response shapes of the non-TTS API, version by version (contract §3-§6, §9)."""
+"""Request bodies and response shapes of the non-TTS API, version by version (Cartesia's API)."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def _locales(v: Any) -> list[dict]:
 
 
 def voice_json(v: Any, org_id: str, version: ApiVersion, expand: frozenset[str] = frozenset()) -> dict:
-    """The Voice object as the request's API version defines it (§6.1)."""
+    """The Voice object as the request's API version defines it."""
     is_owner = v.org_id is not None and v.org_id == org_id
     created = iso(v.created_at)
     if version < V2024_11_13:

@@ -1,4 +1,4 @@
-"""WebSocket TTS contexts (contract §7.6): many independent speech streams multiplexed on one connection.
+"""WebSocket TTS contexts (Cartesia's API): many independent speech streams multiplexed on one connection.
 
 A context is created by its first input and lives until its audio is done, it is cancelled, or it fails. Inputs
 are buffered (tts_buffer), then queued as segments; one task per context synthesizes the segments in order, so a

@@ -16,8 +16,7 @@ from voicesmith.api.auth import Principal
 from voicesmith.api.errors import ApiError, validation_message
 from voicesmith.api.tts_schemas import GenerationConfig, Mp3OutputFormat, OutputFormatSpec, VoiceObject, VoiceSpec
 from voicesmith.api.versions import V2026_03_01, ApiVersion
-from voicesmith.engine.encoding import OutputFormat
-from voicesmith.service.synthesis import SpeechPlan, plan_speech
+from voicesmith.service.synthesis import OutputFormat, SpeechPlan, plan_speech
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,6 +107,6 @@ async def plan_for(principal: Principal, version: ApiVersion, *, voice: VoiceSpe
         plan_speech, principal.org_id, principal.api_key_id, voice_id=voice_id, model_id=model_id,
         language=language, locale=locale, speed=speed_of(speed, generation_config),
         volume=volume_of(generation_config), pronunciation_dict_id=pronunciation_dict_id,
-        # From 2026-03-01 an unknown dictionary id is a 404 (contract §1.2); older versions never validated it.
+        # From 2026-03-01 an unknown dictionary id is a 404 (Cartesia's API); older versions never validated it.
         unknown_dict_is_error=version >= V2026_03_01,
     )

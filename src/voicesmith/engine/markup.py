@@ -1,6 +1,6 @@
 """Cartesia's SSML-like tags inside a transcript, parsed into a script of speech and pauses (pure text work).
 
-Tags (contract §12):
+Tags (Cartesia's API):
 - `<break time="1s"/>`, `<break time="500ms"/>`: silence of that length (0 to 10 s) between the words around it;
 - `<spell>A1B2</spell>`: the characters inside are said one by one (letters by their names, digits as digits);
 - `<speed ratio="1.2"/>` (0.6-1.5) and `<volume ratio="0.8"/>` (0.5-2.0): the delivery of all the text after the

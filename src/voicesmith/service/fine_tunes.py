@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from voicesmith.config import get_settings
 from voicesmith.service import background
 from voicesmith.service.datasets import owned as _owned_dataset
 from voicesmith.service.datasets import file_count
@@ -15,7 +14,7 @@ from voicesmith.service.errors import InvalidRequest, NotFound
 from voicesmith.service.ids import new_id
 from voicesmith.service.languages import validate_language
 from voicesmith.service.models import resolve_model
-from voicesmith.service.orgs import release_fine_tune_reservation, reserve_credits
+from voicesmith.service.orgs import fine_tune_price, release_fine_tune_reservation, reserve_credits
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import FineTune, Voice
@@ -43,16 +42,11 @@ def _check_dataset_ready(dataset) -> None:  # noqa: ANN001
         )
 
 
-def price() -> int:
-    """Credits a fine-tune reserves when created and is charged if it completes (the same for every fine-tune)."""
-    return get_settings().fine_tune_cost
-
-
 def create(org_id: str, *, name: str, description: str, language: str, model_id: str, dataset_id: str,
            accent: str | None = None, params: dict | None = None) -> FineTune:
     engine_model = resolve_model(model_id)
     validate_language(language)
-    cost = price()
+    cost = fine_tune_price()
     with session_scope() as session:
         dataset = _owned_dataset(session, org_id, dataset_id)
         if file_count(session, dataset.id) == 0:

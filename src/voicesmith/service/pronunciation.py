@@ -1,4 +1,4 @@
-"""Pronunciation dictionaries (contract §12): each organisation's own, created, listed, changed and deleted through
+"""Pronunciation dictionaries (Cartesia's API): each organisation's own, created, listed, changed and deleted through
 `/pronunciation-dicts`, and used by TTS requests through `pronunciation_dict_id`.
 
 Items are `{text, alias, case_sensitive?}`; an alias is a sound-alike spelling or IPA between `<<` and `>>`

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicesmith.config import get_settings
+# Output formats, encoders, scripts (the transcript's tags) and timings are part of what this module gives the API:
+# routes parse, encode and stream what it yields without knowing the engine.
 from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.engine.markup import Delivery, MarkupError, Script, open_tail, parse
 from voicesmith.engine.pronunciation import Lexicon
@@ -26,6 +28,13 @@ from voicesmith.service.errors import InvalidRequest, NotFound
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
 from voicesmith.store.blobs import get_blob_store
+
+__all__ = [
+    "Encoder", "OutputFormat", "PhonemeTiming", "SavedAudio", "Script", "SpeechPiece", "SpeechPlan", "WordTiming",
+    "cancel_warm_up", "charge_speech", "check_transcript", "complete_markup_prefix", "content_type", "new_encoder",
+    "parse_script", "plan_speech", "pronunciation_lexicon", "resolve_language", "save_audio", "stream_speech",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from voicesmith.engine import stock
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
 from voicesmith.service.ids import is_uuid, new_uuid
@@ -20,7 +21,7 @@ from voicesmith.service.languages import default_country, parse_language_filter,
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import Voice
+from voicesmith.store.models import Voice, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -213,28 +214,39 @@ def find_by_name(org_id: str, name: str) -> str | None:
 
 def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: str, name: str, description: str,
                 language: str, artifact: VoiceArtifact, fine_tune_id: str | None = None, gender: str | None = None,
-                is_public: bool = False) -> Voice:
-    """Write an artifact to the blob store and add its voice row (the caller commits)."""
+                accent: str | None = None, is_public: bool = False, preview_wav: bytes | None = None,
+                created_at: datetime | None = None) -> Voice:
+    """Write an artifact (and its preview) to the blob store and add its voice row.
+
+    The caller commits; if that commit fails it calls delete_blobs(voice), so no blob outlives its row.
+    """
+    store = get_blob_store()
     key = f"voices/{voice_id}"
-    get_blob_store().put_bytes(key, artifact.to_bytes())
+    store.put_bytes(key, artifact.to_bytes())
+    preview_key = None
+    if preview_wav:
+        preview_key = f"voice_previews/{voice_id}.wav"
+        store.put_bytes(preview_key, preview_wav)
     voice = Voice(id=voice_id, org_id=org_id, fine_tune_id=fine_tune_id, kind=kind, name=name,
-                  description=description, language=language, gender=normalise_gender(gender),
-                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key)
+                  description=description, language=language, gender=normalise_gender(gender), accent=accent,
+                  is_public=is_public, engine_model=artifact.engine_model, artifact_key=key,
+                  preview_key=preview_key, created_at=created_at or utcnow())
     session.add(voice)
     return voice
+
+
+def delete_blobs(voice: Voice) -> None:
+    """Remove a voice's artifact and preview from the blob store."""
+    store = get_blob_store()
+    for key in (voice.artifact_key, voice.preview_key):
+        if key:
+            store.delete(key)
 
 
 # Stock voices ---------------------------------------------------------------------------------
 
 def seed_stock_voices() -> int:
-    """Add or refresh the engine's stock voices; returns how many there are (0 if no engine yet)."""
-    try:
-        stock = importlib.import_module("voicesmith.engine.stock")
-    except ImportError as exc:
-        if exc.name and "voicesmith.engine.stock".startswith(exc.name):
-            log.info("no stock voices: voicesmith.engine.stock is not installed")
-            return 0
-        raise
+    """Add or refresh the engine's stock voices; returns how many there are."""
     voices = stock.stock_voices()
     store = get_blob_store()
     with session_scope() as session:
@@ -300,8 +312,8 @@ def clone_voice(org_id: str, request: CloneRequest) -> Voice:
     description = request.description or f"Instant clone of {request.filename}."
     with session_scope() as session:
         voice = store_voice(session, voice_id=new_uuid(), org_id=org_id, kind="clone", name=request.name,
-                            description=description, language=request.language, artifact=artifact)
-        voice.accent = request.accent
+                            description=description, language=request.language, artifact=artifact,
+                            accent=request.accent)
         session.flush()  # fills created_at before the session closes
     return voice
 

@@ -12,6 +12,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything voicesmith writes is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -139,7 +146,7 @@ class UsageEvent(Base):
 
 
 class PronunciationDict(Base):
-    """An organisation's pronunciation dictionary (contract §12): `items` is a list of {text, alias,
+    """An organisation's pronunciation dictionary (Cartesia's API): `items` is a list of {text, alias,
     case_sensitive?}; an alias is a sound-alike spelling or IPA between << and >>."""
 
     __tablename__ = "pronunciation_dicts"

@@ -1,4 +1,4 @@
-"""Datasets and dataset files (contract §4), plus the voicesmith quality report."""
+"""Datasets and dataset files (Cartesia's API), plus the voicesmith quality report."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fine-tunes (contract §5), plus the voicesmith training report."""
+"""Fine-tunes (Cartesia's API), plus the voicesmith training report."""
 
 from __future__ import annotations
 

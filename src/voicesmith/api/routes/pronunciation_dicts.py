@@ -1,4 +1,4 @@
-"""Pronunciation dictionaries (contract §12): create, list, get, update, delete; per organisation.
+"""Pronunciation dictionaries (Cartesia's API): create, list, get, update, delete; per organisation.
 
 An item is `{text, alias, case_sensitive?}`; `alias` is a sound-alike spelling (`"win"` for "Nguyen") or IPA
 between `<<` and `>>` (`"<<təˈmɑːtoʊ>>"`). TTS requests use a dictionary through `pronunciation_dict_id`.

@@ -1,4 +1,4 @@
-"""`POST /tts/bytes` and `POST /tts/sse` (contract §7.4, §7.5); `/tts/websocket` lives in tts_websocket.py.
+"""`POST /tts/bytes` and `POST /tts/sse` (Cartesia's API); `/tts/websocket` lives in tts_websocket.py.
 
 Both endpoints validate everything, take one of the organisation's TTS concurrency slots and charge credits
 before the response starts, so every client error is a proper 4xx (429 over the limit). The body then streams as

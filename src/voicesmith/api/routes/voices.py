@@ -1,4 +1,4 @@
-"""The voice library (contract §6): list, get, update, delete; clone and localize."""
+"""The voice library (Cartesia's API): list, get, update, delete; clone and localize."""
 
 from __future__ import annotations
 
