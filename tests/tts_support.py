@@ -56,21 +56,29 @@ def decode_wav(data: bytes) -> tuple[np.ndarray, int, str]:
         return np.asarray(audio).reshape(-1), f.samplerate, f.subtype
 
 
-def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
-    """(mono samples, sample rate) of an MP3 body, decoded by ffmpeg (PyAV)."""
+def decode_compressed(data: bytes, container: str | None = None) -> tuple[np.ndarray, int, str]:
+    """(mono float samples, sample rate, codec name) of a compressed body (mp3, Ogg Opus, AAC, FLAC), decoded by
+    ffmpeg (PyAV); `container` names the demuxer when probing is not enough."""
     import av
 
-    with av.open(io.BytesIO(data), format="mp3") as container:
-        stream = container.streams.audio[0]
-        assert stream.codec_context.channels == 1, "expected mono mp3"
+    with av.open(io.BytesIO(data), format=container) as decoded:
+        stream = decoded.streams.audio[0]
+        assert stream.codec_context.channels == 1, "expected mono audio"
+        codec = stream.codec_context.name
         parts = []
-        for frame in container.decode(stream):
+        for frame in decoded.decode(stream):
             samples = frame.to_ndarray().reshape(-1)
             if samples.dtype == np.int16:
                 samples = samples.astype(np.float32) / 32768.0
             parts.append(samples.astype(np.float32))
         rate = stream.codec_context.sample_rate
-    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)), rate
+    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)), rate, codec
+
+
+def decode_mp3(data: bytes) -> tuple[np.ndarray, int]:
+    """(mono samples, sample rate) of an MP3 body."""
+    audio, rate, _ = decode_compressed(data, "mp3")
+    return audio, rate
 
 
 def rms(audio: np.ndarray) -> float:

@@ -32,8 +32,9 @@ class CountingSynthesizer:
     def __init__(self) -> None:
         self.produced = 0
 
-    def stream(self, text: str, voice: object, *, language: str = "en",
-               speed: float = 1.0) -> Iterator[SpeechChunk]:
+    def stream_script(self, script: object, voice: object, *, language: str = "en", speed: float = 1.0,
+                      lexicon: object = None) -> Iterator[SpeechChunk]:
+        text = "".join(getattr(part, "text", "") for part in script.parts)  # type: ignore[attr-defined]
         tone = (0.2 * np.sin(np.arange(2400) * 0.1)).astype(np.float32)
         if text.startswith("Explode"):
             yield SpeechChunk(audio=tone)

@@ -37,8 +37,9 @@ class PacedSynthesizer:
 
     sample_rate = 24000
 
-    def stream(self, text: str, voice: object, *, language: str = "en",
-               speed: float = 1.0) -> Iterator[SpeechChunk]:
+    def stream_script(self, script: object, voice: object, *, language: str = "en", speed: float = 1.0,
+                      lexicon: object = None) -> Iterator[SpeechChunk]:
+        text = "".join(getattr(part, "text", "") for part in script.parts)  # type: ignore[attr-defined]
         tone = (0.2 * np.sin(np.arange(2400) * 0.1)).astype(np.float32)
         for i, word in enumerate(text.split()):
             time.sleep(STEP_S)

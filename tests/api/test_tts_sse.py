@@ -134,7 +134,8 @@ def test_in_band_error_frame(monkeypatch, version, structured):
                                                           "sample_rate": 8000}))
 
     async def collect() -> list[bytes]:
-        return [frame async for frame in tts._sse_events(None, body, _Encoder(), parse_version(version), "req-1")]
+        return [frame async for frame in tts._sse_events(None, body, None, _Encoder(), parse_version(version),
+                                                                  "req-1")]
 
     frames = parse_sse(b"".join(asyncio.run(collect())).decode())
     assert [d["type"] for _, d in frames] == ["chunk", "error"]
@@ -158,7 +159,7 @@ def test_engine_failure_is_reported_in_band(monkeypatch):
                                                           "sample_rate": 8000}))
 
     async def collect() -> list[bytes]:
-        return [frame async for frame in tts._sse_events(None, body, _Encoder(), LATEST, "req-2")]
+        return [frame async for frame in tts._sse_events(None, body, None, _Encoder(), LATEST, "req-2")]
 
     frames = parse_sse(b"".join(asyncio.run(collect())).decode())
     name, error = frames[-1]

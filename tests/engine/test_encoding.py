@@ -127,6 +127,7 @@ def test_g711_matches_audioop_reference():
         {"container": "wav", "encoding": None},
         {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 11025},
         {"container": "mp3", "bit_rate": 100000},
+        {"container": "opus", "sample_rate": 44100},  # libopus takes 8, 12, 16, 24 or 48 kHz
     ],
 )
 def test_invalid_formats_are_refused(kwargs):
@@ -138,3 +139,33 @@ def test_content_types():
     assert content_type(OutputFormat("wav", "pcm_s16le")) == "audio/wav"
     assert content_type(OutputFormat("mp3")) == "audio/mpeg"
     assert content_type(OutputFormat("raw", "pcm_f32le")) == "application/octet-stream"
+    assert content_type(OutputFormat("opus", sample_rate=48000)) == "audio/ogg"
+    assert content_type(OutputFormat("aac")) == "audio/aac"
+    assert content_type(OutputFormat("flac")) == "audio/flac"
+
+
+@pytest.mark.parametrize(("container", "rate", "muxer", "codec"), [
+    ("opus", 48000, "ogg", "opus"),
+    ("aac", 24000, "aac", "aac"),
+    ("flac", 22050, "flac", "flac"),
+])
+def test_compressed_containers_stream_and_decode(container, rate, muxer, codec):
+    audio = _tone(2.0)
+    encoder = make_encoder(OutputFormat(container, sample_rate=rate), SOURCE_RATE)
+    pieces = [encoder.begin()] + [encoder.encode(p) for p in np.array_split(audio, 20)]
+    assert sum(map(len, pieces[:12])) > 0  # bytes come out while the audio is still arriving, not only at end()
+    data = b"".join(pieces) + encoder.end()
+    with av.open(io.BytesIO(data)) as decoded_container:
+        assert decoded_container.format.name.split(",")[0] == muxer
+        stream = decoded_container.streams.audio[0]
+        assert stream.codec_context.name == codec and stream.codec_context.channels == 1
+        frames = list(decoded_container.decode(stream))
+    decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+    assert frames[0].sample_rate == rate
+    assert 2 * rate - 10 <= len(decoded) <= 2 * rate + 3 * 1024  # codec delay and padding only
+    assert abs(_dominant_frequency(decoded, rate) - 440) < 3
+    if container == "flac":  # lossless: the samples themselves come back (16-bit)
+        expected = make_encoder(OutputFormat("raw", "pcm_s16le", rate), SOURCE_RATE)
+        pcm = np.frombuffer(expected.encode(audio) + expected.end(), "<i2")
+        assert decoded.dtype == np.int16 and np.array_equal(decoded, pcm)
+

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.engine.tts_sentences import SENTENCES  # tests/engine/ is on sys.path (rootdir-less test modules)
+from voicesmith.engine import markup
 from voicesmith.engine.kokoro import weights
 from voicesmith.engine.kokoro.onnx import FRAME_SAMPLES, MAX_PHONEMES, KokoroOutput
 from voicesmith.engine.stock import stock_voices
@@ -104,6 +105,37 @@ def test_text_without_speakable_content_gives_empty_audio(voice):
     assert len(Synthesizer(FakeModel()).synthesize("... !!", voice).audio) == 0
 
 
+def _speak(synth, text, voice, **kw):
+    chunks = list(synth.stream_script(markup.parse(text), voice, **kw))
+    return np.concatenate([c.audio for c in chunks]), [w for c in chunks for w in c.words]
+
+
+@pytest.mark.parametrize(("time", "seconds"), [("1s", 1.0), ("350ms", 0.35)])
+def test_break_is_silence_and_shifts_later_words_by_its_length(voice, time, seconds):
+    synth = Synthesizer(FakeModel())
+    no_break, words0 = _speak(synth, 'Hello <break time="0s"/> there, friend.', voice)
+    audio, words = _speak(synth, f'Hello <break time="{time}"/> there, friend.', voice)
+    pause = int(round(seconds * SR))
+    assert len(audio) == len(no_break) + pause
+    assert [w.word for w in words] == ["Hello", "there", "friend"]  # the tag is not a word
+    assert words[0] == words0[0]
+    for later, before in zip(words[1:], words0[1:]):
+        assert later.start == pytest.approx(before.start + seconds) and later.end == pytest.approx(before.end + seconds)
+    hello = len(next(synth.stream("Hello", voice)).audio)
+    assert np.array_equal(audio[:hello], no_break[:hello])
+    assert not audio[hello: hello + pause].any()  # digital silence where the break is
+    assert np.array_equal(audio[hello + pause:], no_break[hello:])
+
+
+def test_spell_reads_letters_and_timestamps_keep_the_written_word(voice):
+    synth = Synthesizer(FakeModel())
+    _, words = _speak(synth, "Code <spell>AB1</spell> now.", voice)
+    assert [w.word for w in words] == ["Code", "AB1", "now"]
+    spelled, _ = _speak(synth, "<spell>AB1</spell>", voice)
+    plain, _ = _speak(synth, "ay bee one", voice)
+    assert len(spelled) == len(plain)  # the same phonemes as the letter names, said one by one
+
+
 # ---------------------------------------------------------------- the real model
 
 
@@ -151,6 +183,20 @@ def test_speed_and_pitch_scale(synth, voice):
     low, _ = synth.synthesize_phonemes(phonemes, style, pitch_scale=0.8)
     high, _ = synth.synthesize_phonemes(phonemes, style, pitch_scale=1.25)
     assert _median_f0(high) / _median_f0(low) > 1.3  # 1.25 / 0.8 = 1.56 asked
+
+
+def test_speed_and_volume_tags_change_the_text_after_them(synth, voice):
+    text = "The weather is lovely today."
+    plain, _ = _speak(synth, f"Now. {text}", voice)
+    fast, _ = _speak(synth, f'Now. <speed ratio="1.5"/>{text}', voice)
+    soft, _ = _speak(synth, f'Now. <volume ratio="0.5"/>{text}', voice)
+    head, _ = _speak(synth, "Now.", voice)
+    tail = len(head)  # "Now." is spoken alike in all three; the tags act on what follows
+    assert np.allclose(plain[:tail], fast[:tail]) and np.allclose(plain[:tail], soft[:tail])
+    assert len(fast) - tail < 0.8 * (len(plain) - tail)
+    assert len(soft) == len(plain)
+    rms = lambda x: float(np.sqrt(np.mean(np.square(x))))  # noqa: E731
+    assert rms(soft[tail:]) / rms(plain[tail:]) == pytest.approx(0.5, rel=0.02)
 
 
 @pytest.mark.parametrize("language", ["es", "fr", "it", "pt", "hi"])

@@ -103,7 +103,7 @@ def test_pool_propagates_engine_errors():
 class _Tones:
     sample_rate = 24000
 
-    def stream(self, text, voice, *, language="en", speed=1.0):  # noqa: ANN001
+    def stream_script(self, script, voice, *, language="en", speed=1.0, lexicon=None):  # noqa: ANN001
         for i in range(4):  # four 0.5 s chunks, one word each, times from the start of the stream
             yield SpeechChunk(audio=np.full(12000, 0.25, dtype=np.float32),
                               words=[WordTiming(f"w{i}", i * 0.5 + 0.1, i * 0.5 + 0.4)])
@@ -120,7 +120,8 @@ def _plan(volume: float = 1.0) -> synthesis.SpeechPlan:
 
 def _pieces(plan: synthesis.SpeechPlan, **kw) -> list[synthesis.SpeechPiece]:  # noqa: ANN003
     async def collect():
-        return [p async for p in synthesis.stream_speech(plan, "text", lambda a: a.astype("<f4").tobytes(), **kw)]
+        script = synthesis.parse_script("text")
+        return [p async for p in synthesis.stream_speech(plan, script, lambda a: a.astype("<f4").tobytes(), **kw)]
 
     return asyncio.run(collect())
 
@@ -135,3 +136,14 @@ def test_stream_speech_volume_and_duration(monkeypatch):
     cut = _pieces(_plan(), max_duration_s=1.2)
     assert sum(p.duration_s for p in cut) == pytest.approx(1.2)
     assert [w.word for p in cut for w in p.words] == ["w0", "w1", "w2"]  # w3 starts after the cut
+
+
+def test_parse_script_turns_markup_errors_into_400s():
+    script = synthesis.parse_script('One <speed ratio="1.2"/> two <break time="250ms"/> three.')
+    assert script.delivery_after.speed == 1.2
+    assert synthesis.parse_script("four", after=script).parts[0].delivery.speed == 1.2  # a context's tags hold
+    for text, code in [('<break time="1"/>', "invalid_tag"), ("<pause/>", "unknown_tag"), ("<spell>AB", "invalid_tag")]:
+        with pytest.raises(InvalidRequest) as info:
+            synthesis.parse_script(text)
+        assert (info.value.status, info.value.error_code) == (400, code)
+        assert "<" in info.value.message  # names the tag at fault

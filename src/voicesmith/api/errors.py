@@ -30,7 +30,8 @@ REQUEST_ID_HEADER = "x-request-id"
 class ApiError(Exception):
     """An HTTP error with a machine-readable code, raised anywhere in the API layer."""
 
-    def __init__(self, status: int, error_code: str, title: str, message: str, headers: dict | None = None) -> None:
+    def __init__(self, status: int, error_code: str, title: str, message: str, headers: dict | None = None,
+                 param: str | None = None) -> None:
         message = clip_message(message)
         super().__init__(message)
         self.status = status
@@ -38,6 +39,7 @@ class ApiError(Exception):
         self.title = title
         self.message = message
         self.headers = headers or {}
+        self.param = param  # the request field at fault, where one is (OpenAI-style errors name it)
 
 
 def request_id_of(scope_or_request: Any) -> str:
@@ -62,9 +64,37 @@ def error_headers(exc: Exception) -> dict[str, str]:
     return headers
 
 
+# The OpenAI-compatible routes (/v1/...) answer with OpenAI's error shape, which OpenAI's SDKs and the tools built
+# on them read: {"error": {"message", "type", "param", "code"}}.
+OPENAI_PREFIX = "/v1/"
+_OPENAI_CODES = {"unauthorized": "invalid_api_key"}
+
+
+def openai_error_body(status: int, error_code: str, message: str, param: str | None = None) -> dict:
+    if status >= 500:
+        kind = "server_error"
+    elif status == 429:
+        kind = "rate_limit_error"
+    elif status == 402:
+        kind = "insufficient_quota"
+    elif status in (401, 403):
+        kind = "authentication_error" if status == 401 else "permission_error"
+    else:
+        kind = "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": param,
+                      "code": _OPENAI_CODES.get(error_code, error_code)}}
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIX)
+
+
 def error_response(request: Request, status: int, error_code: str, title: str, message: str,
-                   headers: dict | None = None) -> JSONResponse:
+                   headers: dict | None = None, param: str | None = None) -> JSONResponse:
     rid = request_id_of(request)
+    if is_openai_path(request.url.path):
+        return JSONResponse(openai_error_body(status, error_code, message, param), status_code=status,
+                            headers=headers)
     return JSONResponse(error_body(status, error_code, title, message, rid), status_code=status, headers=headers)
 
 
@@ -109,7 +139,7 @@ def validation_message(errors: list[dict]) -> tuple[str, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request, exc.status, exc.error_code, exc.title, exc.message, exc.headers)
+        return error_response(request, exc.status, exc.error_code, exc.title, exc.message, exc.headers, exc.param)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
@@ -182,9 +212,11 @@ class RequestContextMiddleware:
             log.exception("unhandled error in %s %s (request %s)", scope.get("method"), scope.get("path"), rid)
             if started:
                 raise  # the response is half sent; the server can only drop the connection
-            body = json.dumps(error_body(500, "internal_error", "Internal server error",
-                                         "The server failed to handle this request; quote the request_id "
-                                         "when reporting it.", rid)).encode()
+            message = "The server failed to handle this request; quote the request_id when reporting it."
+            if is_openai_path(scope.get("path", "")):
+                body = json.dumps(openai_error_body(500, "internal_error", f"{message} (request_id {rid})")).encode()
+            else:
+                body = json.dumps(error_body(500, "internal_error", "Internal server error", message, rid)).encode()
             await send({"type": "http.response.start", "status": 500,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                                     (REQUEST_ID_HEADER.encode(), rid.encode())]})

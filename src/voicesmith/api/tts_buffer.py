@@ -3,11 +3,16 @@
 Inputs on a context are joined verbatim. With a buffer delay the server waits for whole sentences before it
 generates (better prosody than word-by-word input), but never longer than the delay: when the timer fires it
 generates what it has, up to the last word boundary. With no delay every input is generated as it arrives.
+
+Either way a tag split across inputs (`<break ti` + `me="1s"/>`) or a `<spell>` element not yet closed is held
+until the input that completes it arrives (or the context is flushed or closed), so that it is parsed whole.
 """
 
 from __future__ import annotations
 
 import re
+
+from voicesmith.service.synthesis import complete_markup_prefix
 
 # A sentence ends at . ! ? (also CJK forms and ellipses), optionally followed by closing quotes or brackets.
 _SENTENCE_END = r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]]*"
@@ -63,12 +68,17 @@ class TranscriptBuffer:
     def on_timeout(self) -> str:
         """The delay has passed: release everything up to the last word boundary (all of it if no boundary)."""
         cut = word_prefix(self.text)
-        return self.take(cut if cut > 0 else len(self.text))
+        ready = self.take(cut) if cut > 0 else ""
+        # A word boundary inside a tag (`<break time=...`) is no place to cut: then release all that is complete.
+        return ready or self.take(len(self.text))
 
     def drain(self) -> str:
-        """Flush or end of context: everything."""
-        return self.take(len(self.text))
+        """Flush or end of context: everything (an unfinished tag in it is then an error)."""
+        ready, self.text = self.text, ""
+        return ready
 
     def take(self, n: int) -> str:
+        """Up to `n` characters, never cutting into a tag or <spell> element that is not complete yet."""
+        n = complete_markup_prefix(self.text[:n])
         ready, self.text = self.text[:n], self.text[n:]
         return ready

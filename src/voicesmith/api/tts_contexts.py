@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from voicesmith.api import tts_events as events
 from voicesmith.api.tts_buffer import TranscriptBuffer
 from voicesmith.service.errors import ServiceError
-from voicesmith.service.synthesis import (OutputFormat, SpeechPlan, charge_speech, make_encoder, speech_sample_rate,
+from voicesmith.service.synthesis import (OutputFormat, Script, SpeechPlan, charge_speech, new_encoder, parse_script,
                                           stream_speech)
 
 log = logging.getLogger("voicesmith.api.tts")
@@ -86,7 +86,8 @@ class SpeechContext:
         self.closing = False  # `continue: false` received: no more input is accepted
         self.cancelled = False
         self._offset_s = 0.0  # audio already sent on this context (timestamps are context-relative)
-        self._encoder = make_encoder(options.output_format, speech_sample_rate())
+        self._script: Script | None = None  # the last segment's script: its speed/volume/emotion tags still hold
+        self._encoder = new_encoder(options.output_format)
         self._task = asyncio.create_task(self._run(), name=f"tts-context-{context_id}")
 
     # --- input side (called by the connection's receive loop) -----------------------------------------------
@@ -129,8 +130,11 @@ class SpeechContext:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._enqueue(self._buffer.on_timeout())
-        if self._buffer.text and not self.closing:
+        released = self._buffer.on_timeout()
+        self._enqueue(released)
+        # Text held back only because a tag in it is unfinished waits for the input that finishes it (which
+        # starts a new timer), not for another timeout.
+        if released and self._buffer.text and not self.closing:
             self._timer = asyncio.get_running_loop().call_later(self._buffer.delay_s, self._on_timer)
 
     def _cancel_timer(self) -> None:
@@ -169,9 +173,11 @@ class SpeechContext:
 
     async def _generate(self, segment: _Segment) -> None:
         opts = self.options
-        await run_in_threadpool(charge_speech, opts.plan, len(segment.text))
+        script = parse_script(segment.text, self._script)  # a bad tag ends the context with a 400 error event
+        self._script = script
+        await run_in_threadpool(charge_speech, opts.plan, script.billable_chars)
         start_s = self._offset_s  # the engine times words from the start of this segment's text
-        async with aclosing(stream_speech(opts.plan, segment.text, self._encoder.encode)) as pieces:
+        async with aclosing(stream_speech(opts.plan, script, self._encoder.encode)) as pieces:
             async for piece in pieces:
                 for i, frame in enumerate(frames(piece.data)):
                     await self._send(events.chunk_event(frame, piece.compute_ms if i == 0 else 0.0, self.id,
@@ -187,6 +193,6 @@ class SpeechContext:
     async def _send_tail(self, flush_id: int) -> None:
         """Audio the encoder still holds (resampler delay) belongs before flush_done/done."""
         tail = self._encoder.end()
-        self._encoder = make_encoder(self.options.output_format, speech_sample_rate())
+        self._encoder = new_encoder(self.options.output_format)
         for frame in frames(tail):
             await self._send(events.chunk_event(frame, 0.0, self.id, flush_id))

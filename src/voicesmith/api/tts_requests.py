@@ -101,19 +101,14 @@ def output_format_of(spec: OutputFormatSpec, *, raw_only: bool = False) -> Outpu
                         bit_rate=None)
 
 
-def check_pronunciation_dict(dict_id: str | None, version: ApiVersion) -> None:
-    """voicesmith has no pronunciation dictionaries. From 2026-03-01 an unknown dictionary id is a 404 (Cartesia's
-    API); older versions never validated the field, so it is ignored there."""
-    if dict_id and version >= V2026_03_01:
-        raise ApiError(404, "pronunciation_dict_not_found", "Pronunciation dictionary not found",
-                       f"Pronunciation dictionary {dict_id!r} was not found; this server has none.")
-
-
-async def plan_for(principal: Principal, *, voice: VoiceSpec, model_id: str | None, language: str | None,
-                   locale: str | None, speed: str | None, generation_config: GenerationConfig | None) -> SpeechPlan:
+async def plan_for(principal: Principal, version: ApiVersion, *, voice: VoiceSpec, model_id: str | None,
+                   language: str | None, locale: str | None, speed: str | None,
+                   generation_config: GenerationConfig | None, pronunciation_dict_id: str | None) -> SpeechPlan:
     voice_id = voice_id_of(voice)
     return await run_in_threadpool(
         plan_speech, principal.org_id, principal.api_key_id, voice_id=voice_id, model_id=model_id,
         language=language, locale=locale, speed=speed_of(speed, generation_config),
-        volume=volume_of(generation_config),
+        volume=volume_of(generation_config), pronunciation_dict_id=pronunciation_dict_id,
+        # From 2026-03-01 an unknown dictionary id is a 404 (Cartesia's API); older versions never validated it.
+        unknown_dict_is_error=version >= V2026_03_01,
     )

@@ -13,8 +13,10 @@ __all__ = [
     "clone",  # instant clone from one clip
     "consent",  # the spoken consent check: code words heard (Whisper), speaker match, the threshold
     "dataset_report",  # per-file analysis and the dataset's quality report
-    "encoding",  # output formats (wav, raw PCM, mp3, mu-law, a-law) and their encoders
+    "encoding",  # output formats (wav, raw PCM, mp3, mu-law, a-law, Ogg Opus, AAC, FLAC) and their encoders
     "fine_tune",  # the fine-tune pipeline: request, progress, result, its errors
+    "markup",  # Cartesia's SSML-like tags (<break/>, <spell>, <speed/>, <volume/>, <emotion/>) parsed into a script
+    "pronunciation",  # pronunciation dictionaries: items (sound-alike or IPA) checked and applied as a lexicon
     "settings",  # the engine's environment settings and the usable cores
     "stock",  # the stock voices
     "synthesis",  # text to streamed audio with timings

@@ -1,4 +1,5 @@
-"""Output formats of the TTS endpoints: raw PCM, WAV and MP3, encoded incrementally as audio streams.
+"""Output formats of the TTS endpoints: raw PCM, WAV, MP3, Ogg Opus, AAC (ADTS) and FLAC, encoded incrementally as
+audio streams.
 
 An `Encoder` turns float32 mono chunks at the engine's rate into bytes of the requested format:
 `begin()` (container header), `encode(chunk)` for each chunk, `end()` (flush). Resampling is a
@@ -8,6 +9,10 @@ here with numpy (the standard segment/mantissa companding of 16-bit samples).
 WAV while streaming: the total length is unknown when the header goes out, so the RIFF and data
 chunk sizes are written as 0xFFFFFFFF ("as long as the stream"), which soundfile/libsndfile,
 PyAV/ffmpeg and browsers read to the end of the stream. `encode_whole` writes exact sizes instead.
+
+Opus, AAC and FLAC go through PyAV's muxers (ogg, adts, flac) writing into a memory sink that is emptied after
+every chunk, so they stream too: the ogg muxer is told to close a page every 60 ms of audio, and the FLAC stream
+header carries no total length (a non-seekable output), which every FLAC decoder accepts.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-CONTAINERS = ("raw", "wav", "mp3")
+CONTAINERS = ("raw", "wav", "mp3", "opus", "aac", "flac")
+COMPRESSED = ("mp3", "opus", "aac", "flac")  # containers without a PCM `encoding`
 ENCODINGS = ("pcm_f32le", "pcm_s16le", "pcm_mulaw", "pcm_alaw")
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 MP3_BIT_RATES = (32000, 64000, 96000, 128000, 192000)
+OPUS_SAMPLE_RATES = (8000, 16000, 24000, 48000)  # what libopus takes (of SAMPLE_RATES)
+DEFAULT_BIT_RATES = {"mp3": 128000, "opus": 64000, "aac": 96000}
 STREAMING_SIZE = 0xFFFFFFFF
 
 
@@ -34,7 +42,7 @@ class OutputFormat:
     container: str
     encoding: str | None = None  # raw/wav only
     sample_rate: int = 24000
-    bit_rate: int | None = None  # mp3 only
+    bit_rate: int | None = None  # mp3, opus and aac
 
     def __post_init__(self) -> None:
         if self.container not in CONTAINERS:
@@ -43,14 +51,19 @@ class OutputFormat:
             raise FormatError(
                 f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES))}, got {self.sample_rate!r}"
             )
-        if self.container == "mp3":
-            if self.bit_rate is None:
-                object.__setattr__(self, "bit_rate", 128000)
-            elif self.bit_rate not in MP3_BIT_RATES:
-                raise FormatError(
-                    f"bit_rate must be one of {', '.join(map(str, MP3_BIT_RATES))} for mp3, got {self.bit_rate!r}"
-                )
-        elif self.encoding not in ENCODINGS:
+        if self.container == "opus" and self.sample_rate not in OPUS_SAMPLE_RATES:
+            raise FormatError(
+                f"sample_rate must be one of {', '.join(map(str, OPUS_SAMPLE_RATES))} for opus, got {self.sample_rate!r}"
+            )
+        if self.container in DEFAULT_BIT_RATES and self.bit_rate is None:
+            object.__setattr__(self, "bit_rate", DEFAULT_BIT_RATES[self.container])
+        if self.container == "mp3" and self.bit_rate not in MP3_BIT_RATES:
+            raise FormatError(
+                f"bit_rate must be one of {', '.join(map(str, MP3_BIT_RATES))} for mp3, got {self.bit_rate!r}"
+            )
+        if self.container in COMPRESSED:
+            return
+        if self.encoding not in ENCODINGS:
             raise FormatError(f"encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}")
 
     @property
@@ -59,7 +72,8 @@ class OutputFormat:
 
 
 def content_type(fmt: OutputFormat) -> str:
-    return {"wav": "audio/wav", "mp3": "audio/mpeg"}.get(fmt.container, "application/octet-stream")
+    return {"wav": "audio/wav", "mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac",
+            "flac": "audio/flac"}.get(fmt.container, "application/octet-stream")
 
 
 # ---------------------------------------------------------------- sample conversions
@@ -232,9 +246,87 @@ class Mp3Encoder(Encoder):
         return b"".join(out)
 
 
+class _Sink:
+    """A write-only, non-seekable file for PyAV's muxers; `take()` empties it."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+# container -> (PyAV muxer, codec, sample format the codec takes, muxer options)
+_MUXED = {
+    "opus": ("ogg", "libopus", "s16", {"page_duration": "60000"}),  # a page per 60 ms: streams, not buffered
+    "aac": ("adts", "aac", "fltp", {}),
+    "flac": ("flac", "flac", "s16", {}),
+}
+
+
+class MuxedEncoder(Encoder):
+    """Ogg Opus, AAC in ADTS frames and FLAC, through PyAV's encoders and muxers (no system ffmpeg).
+
+    Audio goes to the codec in frames of exactly its frame size; the last, shorter frame is sent as it is (all
+    three codecs take a small last frame), so nothing is cut or padded."""
+
+    def __init__(self, fmt: OutputFormat, source_rate: int) -> None:
+        import av
+
+        super().__init__(fmt, source_rate)
+        self._av = av
+        muxer, codec, self._sample_format, options = _MUXED[fmt.container]
+        self._sink = _Sink()
+        self._container = av.open(self._sink, mode="w", format=muxer, options=options)
+        self._stream = self._container.add_stream(codec, rate=fmt.sample_rate, layout="mono")
+        if fmt.bit_rate is not None:
+            self._stream.bit_rate = fmt.bit_rate
+        self._stream.codec_context.open()
+        self._frame_size = self._stream.codec_context.frame_size or 4096
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._pts = 0
+
+    def _mux(self, samples: np.ndarray | None) -> bytes:
+        frame = None
+        if samples is not None:
+            data = to_s16(samples) if self._sample_format == "s16" else samples.astype(np.float32)
+            frame = self._av.AudioFrame.from_ndarray(data.reshape(1, -1), format=self._sample_format, layout="mono")
+            frame.sample_rate = self.format.sample_rate
+            frame.pts = self._pts
+            self._pts += samples.size
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        return self._sink.take()
+
+    def _encode(self, audio: np.ndarray) -> bytes:
+        self._pending = np.concatenate([self._pending, np.clip(audio, -1.0, 1.0).astype(np.float32)])
+        out = []
+        n = self._frame_size
+        while len(self._pending) >= n:
+            out.append(self._mux(self._pending[:n]))
+            self._pending = self._pending[n:]
+        return b"".join(out)
+
+    def _finish(self) -> bytes:
+        out = [self._mux(self._pending)] if len(self._pending) else []
+        self._pending = np.zeros(0, dtype=np.float32)
+        out.append(self._mux(None))
+        self._container.close()
+        out.append(self._sink.take())
+        return b"".join(out)
+
+
 def make_encoder(fmt: OutputFormat, source_rate: int) -> Encoder:
     if fmt.container == "mp3":
         return Mp3Encoder(fmt, source_rate)
+    if fmt.container in _MUXED:
+        return MuxedEncoder(fmt, source_rate)
     if fmt.container == "wav":
         return WavEncoder(fmt, source_rate)
     return Encoder(fmt, source_rate)

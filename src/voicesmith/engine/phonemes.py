@@ -44,6 +44,9 @@ _ENGLISH = [
     ("ɪə", "iə"), ("ɐ", "ə"), ("r", "ɹ"), ("x", "k"), ("ç", "k"), ("ɬ", "l"), ("ʲ", ""), ("e", "A"),
     ("ː", ""), ("\u0303", ""),
 ]
+# A unit whose normalised text is wrapped in these marks carries Kokoro phonemes already (a pronunciation
+# dictionary's IPA alias, engine/pronunciation.py): it is not sent to espeak-ng.
+IPA_OPEN_MARK, IPA_CLOSE_MARK = "\u27e6", "\u27e7"
 _SYLLABIC = re.compile("(.)\u0329")  # espeak's syllabic mark under a consonant
 _LANG_SWITCH = re.compile(r"\([a-z]{2,3}(?:-[a-z0-9]+)?\)")  # "(en)" when espeak switches language
 
@@ -122,6 +125,15 @@ def to_kokoro(ipa: str, language: str) -> str:
     text = text.replace("^", "")
     vocab = weights.vocab()
     return "".join(ch for ch in text if ch in vocab or ch == " ")
+
+
+def ipa_to_kokoro(ipa: str, language: str = "en") -> str:
+    """Kokoro phonemes of IPA written by a person: diphthongs and affricates without tie marks ("eɪ", "tʃ") are
+    joined like espeak-ng's tied ones, then mapped as `to_kokoro` maps espeak's output."""
+    text = unicodedata.normalize("NFC", ipa).replace("'", "ˈ").replace("͡", "")
+    for tied, _symbol in _TIES:
+        text = text.replace(tied.replace("^", ""), tied)
+    return " ".join(w for w in to_kokoro(text, language).split() if w)
 
 
 @lru_cache(maxsize=20000)
@@ -259,14 +271,24 @@ def phonemize_words(words: list[tuple[str, str]], language: str) -> Phonemized:
     segments: list[tuple[list[int], str]] = []  # (unit indices, punctuation after the segment)
     cores: list[str] = []
     current: list[int] = []
+    given: set[int] = set()  # units whose core is Kokoro phonemes already (IPA marks)
     for index, (_, normalized) in enumerate(words):
         lead, core, trail = _split_punctuation(normalized.strip())
         lead_p = _kokoro_punct(lead)
-        if lead_p and current:  # an opening mark ("(", a dash) closes the previous segment
+        if IPA_OPEN_MARK in lead:  # its own segment: espeak-ng never sees it
+            given.add(index)
+            if current:
+                segments.append((current, lead_p))
+                current = []
+        elif lead_p and current:  # an opening mark ("(", a dash) closes the previous segment
             segments.append((current, lead_p))
             current = []
         cores.append(core)
         current.append(index)
+        if index in given:
+            segments.append((current, _kokoro_punct(trail)))
+            current = []
+            continue
         trail_p = _kokoro_punct(trail)
         if trail_p == "." and "." in core and index + 1 < len(words):
             trail_p = ""  # the dot of an initialism ("U.S.A. costs"), not the end of a sentence
@@ -287,7 +309,13 @@ def phonemize_words(words: list[tuple[str, str]], language: str) -> Phonemized:
 
     for units, punct in segments:
         units = [u for u in units if cores[u]]
-        if units:
+        if units and units[0] in given:
+            if pieces and not pieces[-1].endswith(" "):
+                emit(" ")
+            start = position
+            emit(cores[units[0]])
+            spans.append(WordSpan(words[units[0]][0], start, position))
+        elif units:
             ipa = _espeak().ipa(" ".join(cores[u] for u in units), voice)
             espeak_words = [w for w in (to_kokoro(x, language) for x in ipa.split()) if w]
             lengths = [len(_word_phonemes(cores[u], language)) for u in units]

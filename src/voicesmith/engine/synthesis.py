@@ -19,7 +19,9 @@ from typing import Protocol
 
 import numpy as np
 
+from voicesmith.engine import markup
 from voicesmith.engine import phonemes as g2p
+from voicesmith.engine.pronunciation import Lexicon
 from voicesmith.engine import text as textnorm
 from voicesmith.engine.kokoro.onnx import FRAME_SAMPLES, MAX_PHONEMES, SAMPLE_RATE, KokoroOnnx, KokoroOutput
 from voicesmith.engine.voice import VoiceArtifact
@@ -119,18 +121,50 @@ class Synthesizer:
     def stream(
         self, text: str, voice: VoiceArtifact, *, language: str = "en", speed: float = 1.0
     ) -> Iterator[SpeechChunk]:
-        """Yield speech chunk by chunk (sentence or clause) as each is synthesized."""
+        """Yield speech chunk by chunk (sentence or clause) as each is synthesized; tags are not interpreted."""
+        return self.stream_script(markup.Script.plain(text), voice, language=language, speed=speed)
+
+    def stream_script(
+        self, script: markup.Script, voice: VoiceArtifact, *, language: str = "en", speed: float = 1.0,
+        lexicon: Lexicon | None = None,
+    ) -> Iterator[SpeechChunk]:
+        """Speak a parsed script (`markup.parse`): its pauses are silence, each speech part is spoken at its own
+        speed and volume, and spelled parts letter by letter. Timings count the pauses. `lexicon`: a pronunciation
+        dictionary for the words that are not spelled."""
         _check_language(language)
         if not speed > 0:
             raise ValueError("speed must be positive")
+        return self._stream_script(script, voice, language, speed, lexicon)
+
+    def _stream_script(
+        self, script: markup.Script, voice: VoiceArtifact, language: str, speed: float, lexicon: Lexicon | None
+    ) -> Iterator[SpeechChunk]:
         offset = 0  # samples already yielded
-        for chunk_text in textnorm.chunk_text(text):
-            units = textnorm.normalize_words(chunk_text, language)
-            for piece in self._fit(g2p.phonemize_words(units, language), units, language):
-                chunk = self._speak(piece, voice, speed, offset)
-                if chunk is not None:
-                    offset += len(chunk.audio)
-                    yield chunk
+        early = True  # only the very first sentence is cut early for a fast first chunk
+        for part in script.parts:
+            if isinstance(part, markup.Pause):
+                samples = int(round(part.seconds * self.sample_rate))
+                if samples:
+                    offset += samples
+                    yield SpeechChunk(audio=np.zeros(samples, dtype=np.float32))
+                continue
+            for chunk_text in textnorm.chunk_text(part.text, early_first=early):
+                early = False
+                if part.spell:
+                    units = markup.spelled_words(chunk_text, language)
+                else:
+                    units = textnorm.normalize_words(chunk_text, language)
+                    if lexicon is not None:
+                        units = lexicon.apply(units)
+                if not units:
+                    continue
+                for piece in self._fit(g2p.phonemize_words(units, language), units, language):
+                    chunk = self._speak(piece, voice, speed * part.delivery.speed, offset)
+                    if chunk is not None:
+                        if part.delivery.volume != 1.0:
+                            chunk.audio = np.clip(chunk.audio * np.float32(part.delivery.volume), -1.0, 1.0)
+                        offset += len(chunk.audio)
+                        yield chunk
 
     def synthesize(self, text: str, voice: VoiceArtifact, *, language: str = "en", speed: float = 1.0) -> SpeechChunk:
         """The whole text as one chunk."""

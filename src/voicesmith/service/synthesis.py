@@ -16,21 +16,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicesmith.config import get_settings
-# Output formats, encoders and timings are part of what this module gives the API: routes encode and stream
-# what it yields without knowing the engine.
+# Output formats, encoders, scripts (the transcript's tags) and timings are part of what this module gives the API:
+# routes parse, encode and stream what it yields without knowing the engine.
 from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
+from voicesmith.engine.markup import Delivery, MarkupError, Script, open_tail, parse
+from voicesmith.engine.pronunciation import Lexicon
 from voicesmith.engine.synthesis import SUPPORTED_LANGUAGES, PhonemeTiming, WordTiming, get_synthesizer
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.service import consent, speech_pool, usage, voices
-from voicesmith.service.errors import InvalidRequest
+from voicesmith.service import consent, pronunciation, speech_pool, usage, voices
+from voicesmith.service.errors import InvalidRequest, NotFound
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
 from voicesmith.store.blobs import get_blob_store
 
 __all__ = [
-    "Encoder", "OutputFormat", "PhonemeTiming", "SavedAudio", "SpeechPiece", "SpeechPlan", "WordTiming",
-    "cancel_warm_up", "charge_speech", "check_transcript", "content_type", "make_encoder", "plan_speech",
-    "resolve_language", "save_audio", "speech_sample_rate", "stream_speech", "warm_up",
+    "Encoder", "OutputFormat", "PhonemeTiming", "SavedAudio", "Script", "SpeechPiece", "SpeechPlan", "WordTiming",
+    "cancel_warm_up", "charge_speech", "check_transcript", "complete_markup_prefix", "content_type", "new_encoder",
+    "parse_script", "plan_speech", "pronunciation_lexicon", "resolve_language", "save_audio", "stream_speech",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class SpeechPlan:
     language: str
     speed: float = 1.0
     volume: float = 1.0
+    lexicon: Lexicon | None = None  # the request's pronunciation dictionary
 
 
 @dataclass(frozen=True)
@@ -89,22 +93,54 @@ def check_transcript(text: str) -> None:
         )
 
 
+def parse_script(text: str, after: Script | None = None) -> Script:
+    """The transcript's tags (<break/>, <spell>, <speed/>, <volume/>, <emotion/>) parsed into what to say;
+    InvalidRequest (invalid_tag, unknown_tag) for a bad tag. `after`: the script before this one on the same
+    WebSocket context, whose speed/volume/emotion tags still hold."""
+    try:
+        return parse(text, after.delivery_after if after is not None else Delivery())
+    except MarkupError as exc:
+        title = "Unknown tag" if exc.code == "unknown_tag" else "Invalid tag"
+        raise InvalidRequest(exc.message, error_code=exc.code, title=title) from None
+
+
+def complete_markup_prefix(text: str) -> int:
+    """How much of streamed-in `text` can be parsed now: everything before a tag or <spell> left open."""
+    return open_tail(text)
+
+
+def pronunciation_lexicon(org_id: str, dict_id: str | None, *, unknown_is_error: bool = True) -> Lexicon | None:
+    """The organisation's dictionary `dict_id` as the engine applies it. An unknown id is a 404
+    (pronunciation_dict_not_found), or, with `unknown_is_error=False` (API versions before 2026-03-01, which never
+    validated the field), no dictionary."""
+    if not dict_id:
+        return None
+    try:
+        return pronunciation.lexicon(org_id, dict_id)
+    except NotFound:
+        if unknown_is_error:
+            raise
+        return None
+
+
 def plan_speech(org_id: str, api_key_id: str | None, *, voice_id: str, model_id: str | None,
                 language: str | None = None, locale: str | None = None,
-                speed: float = 1.0, volume: float = 1.0) -> SpeechPlan:
+                speed: float = 1.0, volume: float = 1.0, pronunciation_dict_id: str | None = None,
+                unknown_dict_is_error: bool = True) -> SpeechPlan:
     """Validate everything about a request except its text. Does database and blob I/O: call off the event loop."""
     engine_model = resolve_model(model_id)
     lang = resolve_language(language, locale)
     voice = voices.resolve(org_id, voice_id)
+    lexicon = pronunciation_lexicon(org_id, pronunciation_dict_id, unknown_is_error=unknown_dict_is_error)
     return SpeechPlan(org_id=org_id, api_key_id=api_key_id, voice=voice, engine_model=engine_model,
-                      language=lang, speed=speed, volume=volume)
+                      language=lang, speed=speed, volume=volume, lexicon=lexicon)
 
 
 # --- credits and usage ----------------------------------------------------------------------------------------------
 
 def charge_speech(plan: SpeechPlan, characters: int) -> int:
-    """Deduct the credits for `characters` (1.5x for professional voices) and record the usage; raises
-    InsufficientCredits (402). Does database I/O: call off the event loop."""
+    """Deduct the credits for `characters` (a Script's `billable_chars`; 1.5x for professional voices) and record
+    the usage; raises InsufficientCredits (402). Does database I/O: call off the event loop."""
     return usage.charge_tts(plan.org_id, plan.api_key_id, characters, voice_kind=plan.voice.kind,
                             voice_id=plan.voice.id)
 
@@ -140,6 +176,11 @@ def speech_sample_rate() -> int:
     return get_synthesizer().sample_rate
 
 
+def new_encoder(fmt: OutputFormat) -> Encoder:
+    """An encoder from the engine's audio to `fmt` (every TTS route encodes through one of these)."""
+    return make_encoder(fmt, speech_sample_rate())
+
+
 _warm_up_cancelled = threading.Event()
 
 
@@ -167,22 +208,23 @@ def warm_up() -> None:
     log.info("speech engine ready")
 
 
-def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], bytes], *,
+def stream_speech(plan: SpeechPlan, script: Script, encode: Callable[[np.ndarray], bytes], *,
                   max_duration_s: float | None = None) -> AsyncIterator[SpeechPiece]:
-    """Synthesize `text` chunk by chunk on the synthesis pool, encoding each chunk there too.
+    """Synthesize a script (`parse_script`) chunk by chunk on the synthesis pool, encoding each chunk there too.
 
-    Timings in each piece are relative to the start of `text`. `max_duration_s` truncates the audio (the
-    contract's `duration`). Stops producing as soon as the consumer stops iterating.
+    Timings in each piece are relative to the start of the script (breaks included). `max_duration_s` truncates
+    the audio (the contract's `duration`). Stops producing as soon as the consumer stops iterating.
     """
 
     def pieces() -> Iterator[SpeechPiece]:
-        consent.note_synthesis(text, voice_kind=plan.voice.kind)  # before any audio exists (docs/consent.md)
+        consent.note_synthesis(script.text, voice_kind=plan.voice.kind)  # before any audio exists (docs/consent.md)
         synthesizer = get_synthesizer()  # loaded once per process; first use may load it, on the pool
         rate = synthesizer.sample_rate
         limit = None if max_duration_s is None else int(round(max_duration_s * rate))
         emitted = 0
         started = time.perf_counter()
-        for chunk in synthesizer.stream(text, plan.voice.artifact, language=plan.language, speed=plan.speed):
+        for chunk in synthesizer.stream_script(script, plan.voice.artifact, language=plan.language, speed=plan.speed,
+                                               lexicon=plan.lexicon):
             audio = _apply_volume(chunk.audio, plan.volume)
             if limit is not None:
                 audio = audio[: max(limit - emitted, 0)]

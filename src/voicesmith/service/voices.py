@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from voicesmith.engine import stock
@@ -196,6 +196,24 @@ def resolve(org_id: str, voice_id: str) -> ResolvedVoice:
         v = _find_visible(session, org_id, voice_id)
         row = (v.id, v.kind, v.name, v.language, v.engine_model, v.org_id, v.artifact_key)
     return ResolvedVoice(*row[:6], artifact=_artifact_cache.get(row[6]))
+
+
+def find_by_name(org_id: str, name: str) -> str | None:
+    """The id of the voice called `name` (case-insensitive): the organisation's own voice first, then a stock
+    voice; None if there is none. Several own voices with that name are ambiguous: InvalidRequest."""
+    wanted = name.strip().lower()
+    if not wanted:
+        return None
+    with session_scope() as session:
+        rows = session.execute(select(Voice.id, Voice.org_id).where(_visible(org_id), func.lower(Voice.name) == wanted)
+                               .order_by(Voice.seq.desc())).all()
+    own = [voice_id for voice_id, owner in rows if owner == org_id]
+    if len(own) > 1:
+        raise InvalidRequest(f"{len(own)} of your voices are named {name!r}; name the voice by its id instead.",
+                             error_code="ambiguous_voice", title="Ambiguous voice name")
+    if own:
+        return own[0]
+    return rows[0][0] if rows else None
 
 
 def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: str, name: str, description: str,

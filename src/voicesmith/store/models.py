@@ -201,3 +201,17 @@ class UsageEvent(Base):
     credits: Mapped[int] = mapped_column(BigInteger)
     ref_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class PronunciationDict(Base):
+    """An organisation's pronunciation dictionary (Cartesia's API): `items` is a list of {text, alias,
+    case_sensitive?}; an alias is a sound-alike spelling or IPA between << and >>."""
+
+    __tablename__ = "pronunciation_dicts"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # UUID
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,14 +24,14 @@ from voicesmith.api.auth import Principal, tts_principal
 from voicesmith.api.errors import request_id_of
 from voicesmith.api.routes import tts_websocket
 from voicesmith.api.tts_contexts import frames
-from voicesmith.api.tts_requests import check_pronunciation_dict, output_format_of, parse_json, plan_for, validate_body
+from voicesmith.api.tts_requests import output_format_of, parse_json, plan_for, validate_body
 from voicesmith.api.tts_schemas import BytesRequest, SSERequest
 from voicesmith.api.versions import ApiVersion, api_version
 from voicesmith.service.errors import ServiceError
 from voicesmith.service.limits import Slot, acquire_generation
-from voicesmith.service.synthesis import (Encoder, OutputFormat, SavedAudio, SpeechPlan, charge_speech, check_transcript,
-                                          content_type, make_encoder, save_audio, speech_sample_rate, stream_speech,
-                                          warm_up)
+from voicesmith.service.synthesis import (Encoder, OutputFormat, SavedAudio, Script, SpeechPlan, charge_speech,
+                                          check_transcript, content_type, new_encoder, parse_script, save_audio,
+                                          stream_speech, warm_up)
 
 log = logging.getLogger("voicesmith.api.tts")
 
@@ -56,7 +56,7 @@ _BODY_DOC = {"requestBody": {"required": True, "content": {"application/json": {
 Body = TypeVar("Body", BytesRequest, SSERequest)
 
 
-class _HeldResponse(StreamingResponse):
+class HeldResponse(StreamingResponse):
     """A streamed response that gives its concurrency slot back when it ends: complete, failed in-band, or cut
     short by the client (Starlette then cancels the body or raises from `send`; either way this returns)."""
 
@@ -72,8 +72,8 @@ class _HeldResponse(StreamingResponse):
 
 
 @contextmanager
-def _released_on_error(slot: Slot) -> Iterator[None]:
-    """Until a _HeldResponse owns the slot, a failure (an error response instead) must give it back."""
+def released_on_error(slot: Slot) -> Iterator[None]:
+    """Until a HeldResponse owns the slot, a failure (an error response instead) must give it back."""
     try:
         yield
     except BaseException:
@@ -82,20 +82,21 @@ def _released_on_error(slot: Slot) -> Iterator[None]:
 
 
 async def _prepare(request: Request, principal: Principal, version: ApiVersion, model: type[Body], *,
-                   raw_only: bool) -> tuple[Body, OutputFormat, SpeechPlan, Slot]:
+                   raw_only: bool) -> tuple[Body, OutputFormat, SpeechPlan, Script, Slot]:
     """Parse, validate, take a concurrency slot and charge; raises 4xx before anything is streamed. The caller
-    must hand the slot to a _HeldResponse, or release it."""
+    must hand the slot to a HeldResponse, or release it."""
     body = validate_body(parse_json(await request.body()), model)
     fmt = output_format_of(body.output_format, raw_only=raw_only)
     check_transcript(body.transcript)
-    check_pronunciation_dict(body.pronunciation_dict_id, version)
-    plan = await plan_for(principal, voice=body.voice, model_id=body.model_id, language=body.language,
-                          locale=body.locale, speed=body.speed, generation_config=body.generation_config)
+    script = parse_script(body.transcript)  # 400 invalid_tag / unknown_tag
+    plan = await plan_for(principal, version, voice=body.voice, model_id=body.model_id, language=body.language,
+                          locale=body.locale, speed=body.speed, generation_config=body.generation_config,
+                          pronunciation_dict_id=body.pronunciation_dict_id)
     # After validation, so a bad request learns what is wrong with it; before charging, so a refused one is free.
     slot = acquire_generation(principal.org_id)
-    with _released_on_error(slot):
-        await run_in_threadpool(charge_speech, plan, len(body.transcript))
-    return body, fmt, plan, slot
+    with released_on_error(slot):
+        await run_in_threadpool(charge_speech, plan, script.billable_chars)
+    return body, fmt, plan, script, slot
 
 
 @router.post("/tts/bytes", summary="Text to speech (audio file, streamed)", openapi_extra=_BODY_DOC,
@@ -103,16 +104,16 @@ async def _prepare(request: Request, principal: Principal, version: ApiVersion, 
 async def tts_bytes(request: Request, principal: Principal = Depends(tts_principal),
                     version: ApiVersion = Depends(api_version)) -> StreamingResponse:
     # The SDKs send `Accept: audio/wav` whatever the container; the body's output_format decides.
-    body, fmt, plan, slot = await _prepare(request, principal, version, BytesRequest, raw_only=False)
-    with _released_on_error(slot):
-        encoder = make_encoder(fmt, speech_sample_rate())
+    body, fmt, plan, script, slot = await _prepare(request, principal, version, BytesRequest, raw_only=False)
+    with released_on_error(slot):
+        encoder = new_encoder(fmt)
         saved = await run_in_threadpool(save_audio, plan, fmt.container) if body.save else None
         headers = {"Cartesia-File-ID": saved.file_id} if saved is not None else {}
-        return _HeldResponse(slot, _audio_body(plan, body, encoder, saved), media_type=content_type(fmt),
+        return HeldResponse(slot, _audio_body(plan, body, script, encoder, saved), media_type=content_type(fmt),
                              headers=headers)
 
 
-async def _audio_body(plan: SpeechPlan, body: BytesRequest, encoder: Encoder,
+async def _audio_body(plan: SpeechPlan, body: BytesRequest, script: Script, encoder: Encoder,
                       saved: SavedAudio | None) -> AsyncIterator[bytes]:
     def out(data: bytes) -> bytes:
         if saved is not None and data:
@@ -122,7 +123,7 @@ async def _audio_body(plan: SpeechPlan, body: BytesRequest, encoder: Encoder,
     complete = False
     try:
         yield out(encoder.begin())
-        async with aclosing(stream_speech(plan, body.transcript, encoder.encode,
+        async with aclosing(stream_speech(plan, script, encoder.encode,
                                           max_duration_s=body.duration)) as pieces:
             async for piece in pieces:
                 yield out(piece.data)
@@ -137,11 +138,11 @@ async def _audio_body(plan: SpeechPlan, body: BytesRequest, encoder: Encoder,
              response_class=StreamingResponse)
 async def tts_sse(request: Request, principal: Principal = Depends(tts_principal),
                   version: ApiVersion = Depends(api_version)) -> StreamingResponse:
-    body, fmt, plan, slot = await _prepare(request, principal, version, SSERequest, raw_only=True)
-    with _released_on_error(slot):
-        encoder = make_encoder(fmt, speech_sample_rate())
-        stream = _sse_events(plan, body, encoder, version, request_id_of(request))
-        return _HeldResponse(slot, stream, media_type="text/event-stream",
+    body, fmt, plan, script, slot = await _prepare(request, principal, version, SSERequest, raw_only=True)
+    with released_on_error(slot):
+        encoder = new_encoder(fmt)
+        stream = _sse_events(plan, body, script, encoder, version, request_id_of(request))
+        return HeldResponse(slot, stream, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -151,11 +152,11 @@ def _sse(event: dict) -> bytes:
     return f"{prefix}data: {json.dumps(event)}\n\n".encode()
 
 
-async def _sse_events(plan: SpeechPlan, body: SSERequest, encoder: Encoder, version: ApiVersion,
+async def _sse_events(plan: SpeechPlan, body: SSERequest, script: Script, encoder: Encoder, version: ApiVersion,
                       request_id: str) -> AsyncIterator[bytes]:
     ctx = body.context_id
     try:
-        async with aclosing(stream_speech(plan, body.transcript, encoder.encode,
+        async with aclosing(stream_speech(plan, script, encoder.encode,
                                           max_duration_s=body.duration)) as pieces:
             async for piece in pieces:
                 for i, frame in enumerate(frames(piece.data)):

@@ -27,8 +27,7 @@ from voicesmith.api import tts_events as events
 from voicesmith.api.auth import Principal, authenticate, still_valid
 from voicesmith.api.errors import ApiError, error_body, error_headers, request_id_of
 from voicesmith.api.tts_contexts import ContextOptions, SpeechContext
-from voicesmith.api.tts_requests import (bad_request, check_pronunciation_dict, output_format_of, parse_json,
-                                         plan_for, validate_body)
+from voicesmith.api.tts_requests import bad_request, output_format_of, parse_json, plan_for, validate_body
 from voicesmith.api.tts_schemas import MAX_CONTEXT_ID_CHARS, WebSocketCancelRequest, WebSocketGenerationRequest
 from voicesmith.api.versions import V2025_11_04, ApiVersion, resolve_version
 from voicesmith.config import get_settings
@@ -239,9 +238,10 @@ class TTSConnection:
             raise bad_request("invalid_request",
                               f"The first input of a context needs {', '.join(missing)}.")
         fmt = output_format_of(req.output_format, raw_only=True)
-        check_pronunciation_dict(req.pronunciation_dict_id, self.version)
-        plan = await plan_for(self.principal, voice=req.voice, model_id=req.model_id, language=req.language,
-                              locale=req.locale, speed=req.speed, generation_config=req.generation_config)
+        plan = await plan_for(self.principal, self.version, voice=req.voice, model_id=req.model_id,
+                              language=req.language, locale=req.locale, speed=req.speed,
+                              generation_config=req.generation_config,
+                              pronunciation_dict_id=req.pronunciation_dict_id)
         delay_s = self.default_delay_s if req.max_buffer_delay_ms is None else req.max_buffer_delay_ms / 1000.0
         options = ContextOptions(plan=plan, output_format=fmt, add_timestamps=bool(req.add_timestamps),
                                  add_phoneme_timestamps=bool(req.add_phoneme_timestamps), buffer_delay_s=delay_s)
