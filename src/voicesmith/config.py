@@ -24,6 +24,18 @@ class Settings:
     database_url: str
     broker_url: str
     blob_dir: Path
+    # Where blobs (uploads, voice artifacts, checkpoints) live: None for the filesystem at blob_dir, or
+    # "s3://bucket/prefix" for an S3-compatible object store (VOICESMITH_BLOB_URL). The S3 endpoint, region and
+    # credentials are boto3's own standard variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, AWS_PROFILE...), read by boto3, not here.
+    blob_url: str | None = None
+    # With an object store: the node-local copy of the blobs this node read (the engine takes file paths), and
+    # the size it is trimmed back to (least recently used first).
+    blob_cache_dir: Path = Path("blob-cache")
+    blob_cache_bytes: int = 20 * 1024**3
+    # With an object store: how often a running fine-tune copies its new checkpoint files there (seconds; 0 = never),
+    # so that another machine resumes the job from them.
+    checkpoint_sync_s: float = 30.0
     # Credits: a fresh organisation's balance and what one fine-tune costs (charged on completion only).
     initial_credits: int = 1_000_000_000
     fine_tune_cost: int = 1_000_000
@@ -39,6 +51,9 @@ class Settings:
     # runs at RTF ~0.5, docs/benchmarks.md); 4 lets a client pipeline a few streams, and past that a fast 429
     # (which the SDKs retry) beats stuttering. Raise it on bigger hardware.
     tts_concurrency: int = 4
+    # With a Redis broker, the TTS limits are counted in Redis, across every API process. A process's slots are
+    # held by a lease it renews every third of this; a process that dies frees its slots this long after.
+    tts_lease_ttl_s: float = 15.0
     # An open TTS WebSocket with no message in either direction for this long is closed (the contract's 5 min).
     ws_idle_timeout_s: float = 300.0
     # A training job whose heartbeat is older than this is dispatched again.
@@ -60,6 +75,11 @@ def get_settings() -> Settings:
         database_url=db_url,
         broker_url=broker,
         blob_dir=Path(os.environ.get("VOICESMITH_BLOB_DIR", str(data_dir / "blobs"))).resolve(),
+        blob_url=os.environ.get("VOICESMITH_BLOB_URL") or None,
+        blob_cache_dir=Path(os.environ.get("VOICESMITH_BLOB_CACHE_DIR", str(data_dir / "blob-cache"))).resolve(),
+        blob_cache_bytes=_int("VOICESMITH_BLOB_CACHE_BYTES", 20 * 1024**3),
+        checkpoint_sync_s=_float("VOICESMITH_CHECKPOINT_SYNC_S", 30.0),
+        tts_lease_ttl_s=max(1.0, _float("VOICESMITH_TTS_LEASE_TTL_S", 15.0)),
         initial_credits=_int("VOICESMITH_INITIAL_CREDITS", 1_000_000_000),
         fine_tune_cost=_int("VOICESMITH_FINE_TUNE_COST", 1_000_000),
         min_usable_speech_s=_float("VOICESMITH_MIN_USABLE_SPEECH_S", 60.0),

@@ -18,7 +18,7 @@ from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, N
 from voicesmith.service.ids import is_uuid, new_uuid
 from voicesmith.service.languages import default_country, parse_language_filter, validate_language
 from voicesmith.service.pagination import Page, PageRequest, paginate
-from voicesmith.store.blobs import get_blob_store
+from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import Voice
 
@@ -149,8 +149,10 @@ class _ArtifactCache:
     def get(self, key: str) -> VoiceArtifact:
         store = get_blob_store()
         try:
-            stamp = store.local_path(key).stat().st_mtime_ns
-        except FileNotFoundError:
+            # With an object store, fetch() keeps the artifact on this node after the first use.
+            path = store.fetch(key)
+            stamp = path.stat().st_mtime_ns
+        except (BlobNotFound, FileNotFoundError):
             raise NotFound(f"The voice's data ({key}) is missing from the blob store.",
                            error_code="voice_artifact_missing") from None
         with self._lock:
@@ -158,7 +160,7 @@ class _ArtifactCache:
             if hit is not None:
                 self._items.move_to_end((key, stamp))
                 return hit
-        artifact = VoiceArtifact.from_bytes(store.get_bytes(key))
+        artifact = VoiceArtifact.from_bytes(path.read_bytes())
         with self._lock:
             self._items[(key, stamp)] = artifact
             while len(self._items) > self._size:

@@ -1,8 +1,13 @@
-"""Blob storage for uploads and voice artifacts: a key → bytes store on the local filesystem.
+"""Blob storage for uploads, voice artifacts and fine-tune checkpoints: a key → bytes store.
 
-Writes go to a temp file inside the store (same filesystem), are fsynced, then atomically renamed,
-so a reader never sees a partial blob and a crash leaves only a temp file that startup sweeps away.
-Data is streamed in chunks: nothing is ever held whole in memory.
+Two backends with one interface: LocalBlobStore (a directory, the default) and S3BlobStore
+(store/blobs_s3.py, selected by VOICESMITH_BLOB_URL=s3://bucket/prefix). Callers that need a file
+path (the engine reads files) ask `fetch(key)`: the blob itself on the filesystem, a node-local
+cached copy with S3.
+
+Local writes go to a temp file inside the store (same filesystem), are fsynced, then atomically
+renamed, so a reader never sees a partial blob and a crash leaves only a temp file that startup
+sweeps away. Data is streamed in chunks: nothing is ever held whole in memory.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Union
 
 from voicesmith.config import get_settings
 
@@ -110,7 +115,27 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def copy_atomically(src: BinaryIO, dest: Path, tmp_dir: Path) -> int:
+    """Stream `src` into `dest` through a temp file in `tmp_dir` (same filesystem) and a rename; returns the size."""
+    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+    size = 0
+    try:
+        with open(tmp, "wb") as fh:
+            while chunk := src.read(_CHUNK):
+                fh.write(chunk)
+                size += len(chunk)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return size
+
+
 class LocalBlobStore:
+    # Blobs live on this machine's filesystem (or a shared mount): fetch() is free, nothing is cached.
+    remote = False
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.tmp_dir = self.root / _TMP_DIR
@@ -118,6 +143,30 @@ class LocalBlobStore:
 
     def local_path(self, key: str) -> Path:
         return self.root / _check_key(key)
+
+    def fetch(self, key: str) -> Path:
+        """A readable file holding the blob (here: the blob itself); raises BlobNotFound."""
+        path = self.local_path(key)
+        if not path.is_file():
+            raise BlobNotFound(key)
+        return path
+
+    def put_file(self, key: str, path: Path) -> BlobInfo:
+        with open(path, "rb") as fh:
+            return self.put_stream(key, fh)
+
+    def get_file(self, key: str, dest: Path) -> int:
+        """Copy the blob to `dest` (atomically: a temp file beside it, then a rename); returns its size."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.open(key) as src:
+            return copy_atomically(src, dest, dest.parent)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every blob key under `prefix/` (sorted)."""
+        top = self.local_path(prefix.rstrip("/"))
+        if not top.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in top.rglob("*") if p.is_file())
 
     def writer(self, key: str, max_bytes: int | None = None) -> BlobWriter:
         return BlobWriter(self, key, max_bytes)
@@ -172,19 +221,42 @@ class LocalBlobStore:
         return removed
 
 
-# What the rest of voicesmith codes against; the local filesystem is the only backend today.
-BlobStore = LocalBlobStore
+if TYPE_CHECKING:
+    from voicesmith.store.blobs_s3 import S3BlobStore
+
+# What the rest of voicesmith codes against: either backend.
+BlobStore = Union[LocalBlobStore, "S3BlobStore"]
 
 _store_lock = threading.Lock()
 
 
+class BadBlobUrl(ValueError):
+    pass
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix` → ("bucket", "some/prefix"); raises BadBlobUrl."""
+    scheme, sep, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not sep or not bucket:
+        raise BadBlobUrl(f"VOICESMITH_BLOB_URL must look like s3://bucket or s3://bucket/prefix, not {url!r}")
+    return bucket, prefix.strip("/")
+
+
 @lru_cache(maxsize=8)
-def _store_for(root: str) -> LocalBlobStore:
-    return LocalBlobStore(Path(root))
+def _store_for(root: str, url: str | None, cache_dir: str, cache_bytes: int) -> BlobStore:
+    if url is None:
+        return LocalBlobStore(Path(root))
+    from voicesmith.store.blobs_s3 import S3BlobStore  # boto3 is loaded only by deployments that use it
+
+    bucket, prefix = parse_s3_url(url)
+    return S3BlobStore(bucket, prefix, Path(cache_dir), cache_bytes=cache_bytes)
 
 
 def get_blob_store() -> BlobStore:
-    """The blob store for the configured data directory (one per directory, so tests can switch)."""
+    """The configured blob store (one per configuration, so tests can switch)."""
+    settings = get_settings()
     with _store_lock:
-        return _store_for(str(get_settings().blob_dir))
+        return _store_for(str(settings.blob_dir), settings.blob_url, str(settings.blob_cache_dir),
+                          settings.blob_cache_bytes)
 
