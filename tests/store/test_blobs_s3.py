@@ -101,8 +101,10 @@ def test_another_node_reads_through_its_own_cache(s3_server, bucket, tmp_path):
     assert path.parent.parent.parent == tmp_path / "b" and path.read_bytes() == data
     # The second read is served from the node: it works even with the object gone from the bucket.
     s3_server.client().delete_object(Bucket=bucket, Key="vs/datasets/d/f")
-    assert reader_node.fetch("datasets/d/f") == path and reader_node.get_bytes("datasets/d/f") == data
-    assert not reader_node.exists("datasets/d/f")  # exists() asks the bucket
+    assert reader_node.fetch("datasets/d/f") == path and path.read_bytes() == data
+    assert not reader_node.exists("datasets/d/f")  # exists() and get_bytes() ask the bucket
+    with pytest.raises(BlobNotFound):
+        reader_node.get_bytes("datasets/d/f")
     with pytest.raises(BlobNotFound):
         writer_node.fetch("datasets/d/f")
 

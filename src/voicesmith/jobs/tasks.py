@@ -24,7 +24,7 @@ from pathlib import Path
 
 from voicesmith.config import get_settings
 from voicesmith.jobs.celery_app import ANALYSIS_TASK, FINE_TUNE_TASK, app
-from voicesmith.service import dataset_analysis, training
+from voicesmith.service import checkpoints, dataset_analysis, training
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +184,16 @@ def run_fine_tune(fine_tune_id: str, node: str) -> Outcome:
     watch = Watch(fine_tune_id, worker_id)
     watch.start()
     try:
-        outcome = _train(claim, watch, workdir)
+        # With an object store, the workdir comes from (and goes to) the blob store: another machine resumes.
+        with checkpoints.synced_workdir(fine_tune_id, worker_id, workdir, lambda: not watch.lost.is_set()):
+            outcome = _train(claim, watch, workdir)
     finally:
         watch.close()
     if outcome.status != "lost":
         # The job has ended: its checkpoints are of no further use. A lost job's workdir belongs
         # to the worker that took it over.
         shutil.rmtree(workdir, ignore_errors=True)
+        checkpoints.discard(fine_tune_id)
     log.info("fine-tune %s: %s %s", fine_tune_id, outcome.status, outcome.detail)
     return outcome
 

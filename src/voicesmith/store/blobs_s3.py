@@ -11,7 +11,7 @@ credentials itself, from the standard AWS variables, profile files or instance r
   under the data directory: `fetch(key)` downloads a blob once and hands back the cached copy afterwards, so the
   voices a node speaks stay on that node. Every key voicesmith writes is written once (ids are fresh) except the
   stock voices, which every node rewrites identically at start-up; a write through this node replaces its
-  cached copy. The cache is trimmed back to VOICESMITH_BLOB_CACHE_BYTES, least recently used first, never
+  cached copy. (`get_bytes`, for small blobs, always reads the bucket.) The cache is trimmed back to VOICESMITH_BLOB_CACHE_BYTES, least recently used first, never
   touching a file used in the last ten minutes.
 """
 
@@ -226,7 +226,15 @@ class S3BlobStore:
         return path
 
     def get_bytes(self, key: str) -> bytes:
-        return self.fetch(key).read_bytes()
+        """The blob as the bucket holds it now (not through the cache: for small blobs that may change)."""
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.object_name(key))["Body"]
+        except ClientError as exc:
+            if _not_found(exc):
+                raise BlobNotFound(key) from None
+            raise
+        with body:
+            return body.read()
 
     def open(self, key: str) -> BinaryIO:
         return open(self.fetch(key), "rb")
