@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import and_, false, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from voicesmith.engine.voice import VoiceArtifact
@@ -220,6 +221,16 @@ def seed_stock_voices() -> int:
             return 0
         raise
     voices = stock.stock_voices()
+    try:
+        _write_stock_voices(voices)
+    except IntegrityError:
+        # Another API node seeded the same rows at the same moment (several nodes starting at once on PostgreSQL):
+        # once more, now updating the rows it inserted.
+        _write_stock_voices(voices)
+    return len(voices)
+
+
+def _write_stock_voices(voices: list) -> None:
     store = get_blob_store()
     with session_scope() as session:
         for sv in voices:
@@ -236,7 +247,6 @@ def seed_stock_voices() -> int:
             row.name, row.description, row.language = sv.name, sv.description, sv.language
             row.gender = normalise_gender(sv.gender)
             row.engine_model = sv.artifact.engine_model
-    return len(voices)
 
 
 # Creating voices from audio -------------------------------------------------------------------
