@@ -117,8 +117,15 @@ def test_sweep_removes_only_stale_temp_files(store):
     tmp_dir = store.tmp_dir if isinstance(store, LocalBlobStore) else store.cache_tmp
     fresh = store.writer("a/e")
     fresh.write(os.urandom(PART + 1))
-    # When the fresh write began, by the store's clock. (moto reports every multipart upload as begun in 2010.)
-    began = time.time() if isinstance(store, LocalBlobStore) else store.incomplete_uploads()[0]["Initiated"].timestamp()
+    if isinstance(store, LocalBlobStore):
+        began = time.time()
+    else:
+        # The multipart upload is begun by an upload thread; when, by the store's clock (moto says 2010 for all).
+        deadline = time.monotonic() + 30
+        while not (uploads := store.incomplete_uploads()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        began = uploads[0]["Initiated"].timestamp()
     stale = tmp_dir / "old.part"
     stale.write_bytes(b"x")
     os.utime(stale, (began - 7200, began - 7200))

@@ -54,7 +54,8 @@ class S3BlobWriter:
     """An in-progress blob: write() chunks, then commit() (atomic) or abort() (leaves nothing).
 
     write() only buffers and hands full parts to upload threads (it blocks only while two of them are still
-    being sent), so it may be called where blocking on the network would hurt, like the event loop."""
+    being sent; no request is made on the caller's thread), so it may be called where blocking on the network
+    would hurt, like the event loop."""
 
     def __init__(self, store: S3BlobStore, key: str, max_bytes: int | None) -> None:
         self._store = store
@@ -66,6 +67,7 @@ class S3BlobWriter:
         self._upload_id: str | None = None
         self._parts: list[tuple[int, Future]] = []
         self._in_flight: deque[Future] = deque()
+        self._create_lock = threading.Lock()
         self._open = True
 
     @property
@@ -89,14 +91,22 @@ class S3BlobWriter:
                 self.abort()
                 raise
 
+    def _upload_id_now(self) -> str:
+        # On an upload thread: the first part to go creates the multipart upload, so write() never waits on it.
+        with self._create_lock:
+            if self._upload_id is None:
+                self._upload_id = self._store.s3.create_multipart_upload(
+                    Bucket=self._store.bucket, Key=self._store.object_name(self.key))["UploadId"]
+            return self._upload_id
+
+    def _upload_part(self, number: int, data: bytes) -> dict:
+        return self._store.s3.upload_part(Bucket=self._store.bucket, Key=self._store.object_name(self.key),
+                                          UploadId=self._upload_id_now(), PartNumber=number, Body=data)
+
     def _send_part(self) -> None:
-        s3, bucket, name = self._store.s3, self._store.bucket, self._store.object_name(self.key)
-        if self._upload_id is None:
-            self._upload_id = s3.create_multipart_upload(Bucket=bucket, Key=name)["UploadId"]
         data, self._buf = bytes(self._buf), bytearray()
         number = len(self._parts) + 1
-        future = _part_pool.submit(s3.upload_part, Bucket=bucket, Key=name, UploadId=self._upload_id,
-                                   PartNumber=number, Body=data)
+        future = _part_pool.submit(self._upload_part, number, data)
         self._parts.append((number, future))
         self._in_flight.append(future)
         while len(self._in_flight) > _PARTS_IN_FLIGHT or (self._in_flight and self._in_flight[0].done()):
@@ -107,7 +117,7 @@ class S3BlobWriter:
             raise RuntimeError("blob writer is closed")
         s3, bucket, name = self._store.s3, self._store.bucket, self._store.object_name(self.key)
         try:
-            if self._upload_id is None:
+            if not self._parts:
                 s3.put_object(Bucket=bucket, Key=name, Body=bytes(self._buf))
             else:
                 if self._buf:
