@@ -225,7 +225,8 @@ def test_professional_clone_across_nodes_with_a_worker_killed_mid_training(clust
     # The second attempt started from the first one's prepared utterances: no segmenting or transcribing again.
     report = rest_b.get(f"/fine-tunes/{ft.id}/report").json()["report"]
     assert report["timings_s"]["segment_transcribe"] < 5, report["timings_s"]
-    assert cluster.stored_checkpoint(ft.id) == []  # deleted with the job's end
+    # The stored checkpoint goes with the job's end (the worker deletes it just after recording the completion).
+    _wait(lambda: cluster.stored_checkpoint(ft.id) == [], 120, "the stored checkpoint to be deleted")
 
     voices = list(b.fine_tunes.list_voices(ft.id))
     assert len(voices) == 4

@@ -77,7 +77,7 @@ def test_the_limit_holds_across_processes_and_a_dead_process_frees_its_slots(sha
     finally:
         other.kill()
         other.wait()
-    assert freed_after <= TTL_S + 1.0
+    assert freed_after <= TTL_S + 2.0  # the lease TTL, plus scheduling on a busy machine
 
 
 def test_a_live_process_keeps_its_slots_past_the_lease_ttl(shared):
