@@ -26,7 +26,7 @@ def test_a_job_killed_on_one_machine_resumes_on_another(tmp_path, redis_server_u
                 "VOICESMITH_BLOB_URL": f"s3://{bucket}/vs", "VOICESMITH_CHECKPOINT_SYNC_S": "0.5", **s3_server.env}
     with make_jobs_env(tmp_path, **settings) as jobs:
         ft_id = jobs.create_fine_tune(steps=40, step_s=0.25)  # its dataset file goes to the bucket
-        assert s3.list_objects_v2(Bucket=bucket, Prefix=f"vs/datasets/")["KeyCount"] == 1
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="vs/datasets/")["KeyCount"] == 1
         worker_a = jobs.start_worker()
         dispatch.enqueue_fine_tune(ft_id)
 
@@ -46,6 +46,11 @@ def test_a_job_killed_on_one_machine_resumes_on_another(tmp_path, redis_server_u
         machine_b = tmp_path / "machine-b"
         jobs.start_worker(extra_env={"VOICESMITH_DATA": str(machine_b)})
         row = jobs.wait_status(ft_id, ("failed", "completed"), 90 + 4 * HEARTBEAT_TIMEOUT_S)
+        # B worked in its own data directory; the job's end removes its workdir and the bucket's copy (just after
+        # the end is recorded, which is what wait_status saw).
+        wait_for(lambda: not (machine_b / "work" / ft_id).exists(), 30, "B's workdir to be removed")
+        wait_for(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"vs/checkpoints/{ft_id}/")["KeyCount"] == 0, 30,
+                 "the stored checkpoint to be deleted")
 
     assert (row["status"], row["error_code"], row["attempts"]) == ("failed", "test_pipeline", 2)
     first, second = row["report"]["runs"]
@@ -54,6 +59,3 @@ def test_a_job_killed_on_one_machine_resumes_on_another(tmp_path, redis_server_u
     assert row["worker_id"].startswith("fine_tune-")
     starts = jobs.pipeline_starts(ft_id)
     assert len(starts) == 2
-    # B worked in its own data directory; the job's end removed its workdir and the bucket's copy.
-    assert not (machine_b / "work" / ft_id).exists()
-    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"vs/checkpoints/{ft_id}/")["KeyCount"] == 0
