@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from voicesmith.service import keys
 from voicesmith.store.db import migrate as _migrate_db
 
@@ -64,5 +66,8 @@ def ensure_bootstrap_key() -> str | None:
     _migrate_db()
     if keys.count_keys() > 0:
         return None
-    _, secret = keys.create_key(BOOTSTRAP_ORG, "created on first start", is_admin=True)
+    try:
+        _, secret = keys.create_key(BOOTSTRAP_ORG, "created on first start", is_admin=True)
+    except IntegrityError:
+        return None  # several API nodes started at once on a fresh database: another one made (and printed) it
     return secret
