@@ -9,6 +9,7 @@ import os
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from voicesmith.store.blobs import BlobNotFound, BlobTooLarge, LocalBlobStore
 from voicesmith.store.blobs_s3 import S3BlobStore
@@ -135,7 +136,7 @@ def test_sweep_removes_only_stale_temp_files(store):
     if isinstance(store, S3BlobStore):
         assert store.sweep_temp(older_than_s=0) == 1  # a crashed writer's upload, once old enough, is aborted
         assert _leftovers(store) == []
-        with pytest.raises(Exception):
+        with pytest.raises(ClientError):  # NoSuchUpload: the sweep took it
             fresh.commit()
     fresh.abort()
     assert _leftovers(store) == []
