@@ -89,20 +89,20 @@ def run(broker: str, n: int, timeout_s: float) -> dict:
     if broker != "redis":
         os.environ.pop("VOICESMITH_BROKER_URL", None)
     get_settings.cache_clear()
-    from voicesmith.jobs import dispatch
+    from voicesmith.service import background
     from voicesmith.store.db import migrate
 
     migrate()
     ids = _make_jobs(n, data)
     env = {**os.environ, **env_vars,
-           "VOICESMITH_TEST_ONLY_FINE_TUNE_PIPELINE": "slow_pipeline:run",
-           "PYTHONPATH": str(ROOT / "tests" / "jobs"), "SLOW_PIPELINE_LOG": str(log)}
+           "VOICESMITH_WORKER_APP": "slow_worker",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "worker"), str(ROOT)]), "SLOW_PIPELINE_LOG": str(log)}
     worker = subprocess.Popen([str(VOICESMITH), "worker", "--concurrency", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         t0 = time.monotonic()
         chunks = [ids[i::4] for i in range(4)]
-        threads = [threading.Thread(target=lambda c=c: [dispatch.enqueue_fine_tune(i) for i in c]) for c in chunks]
+        threads = [threading.Thread(target=lambda c=c: [background.enqueue_fine_tune(i) for i in c]) for c in chunks]
         for t in threads:
             t.start()
         for t in threads:

@@ -6,11 +6,14 @@
 - `data_dir_switch(path)`: point this process's settings at a data directory (in-process tests).
 - `dispatched`: captures job hand-offs (enqueue_fine_tune / enqueue_dataset_analysis) instead of sending them.
 - `s3_server`, `redis_server_url`: moto's S3 server and a redis-server, started once per session.
+- `jobs_env`: a private data dir (database + SQLite broker) whose fine-tunes run a fake trainer in real worker
+  processes (tests/worker/jobs_support.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.worker.jobs_support import JobsEnv, make_jobs_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVER_START_TIMEOUT_S = 180.0
@@ -75,19 +79,31 @@ def data_dir_switch():
     return use_data_dir
 
 
+def _record(calls: list[tuple[str, str]], func_name: str, object_id: str) -> bool:
+    calls.append((func_name, object_id))
+    return True
+
+
+def capture_job_hand_offs(mp: pytest.MonkeyPatch, calls: list[tuple[str, str]]) -> None:
+    """Make the service layer's job hand-offs append (name, id) to `calls` instead of reaching a broker."""
+    from voicesmith.service import background
+
+    for name in ("enqueue_fine_tune", "enqueue_dataset_analysis"):
+        mp.setattr(background, name, functools.partial(_record, calls, name))
+
+
 @pytest.fixture
 def dispatched(monkeypatch) -> list[tuple[str, str]]:
     """Capture the service layer's job hand-offs (name, id) instead of sending them to a broker."""
-    from voicesmith.service import background
-
     calls: list[tuple[str, str]] = []
-
-    def capture(func_name: str, object_id: str) -> bool:
-        calls.append((func_name, object_id))
-        return True
-
-    monkeypatch.setattr(background, "_call", capture)
+    capture_job_hand_offs(monkeypatch, calls)
     return calls
+
+
+@pytest.fixture()
+def jobs_env(tmp_path: Path) -> Iterator[JobsEnv]:
+    with make_jobs_env(tmp_path) as env:
+        yield env
 
 
 # Live server ------------------------------------------------------------------------------------

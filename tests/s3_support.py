@@ -5,7 +5,6 @@ exactly as to AWS, found through the standard AWS variables (`S3Server.env`)."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,8 @@ from pathlib import Path
 
 import boto3
 import httpx
+from tests.worker.jobs_support import free_port
 
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

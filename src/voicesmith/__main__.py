@@ -1,3 +1,3 @@
-from voicesmith.client.cli import main
+from voicesmith.cli import main
 
 main()

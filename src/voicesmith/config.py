@@ -1,40 +1,42 @@
-"""All of voicesmith's settings, read from the environment in one place."""
+"""All of the server's settings, read from the environment in one place.
+
+Each setting is a field of `Settings` with its default written once, there; `VOICESMITH_<FIELD>` in the
+environment overrides it (`VOICESMITH_DATA` for data_dir). The engine's own knobs (threads, device) are
+read in engine/settings.py, and the client's (base URL, key) in client/config.py.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+CONSENT_POLICIES = ("record", "require")
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    database_url: str
-    broker_url: str
-    blob_dir: Path
+    # Where the embedded defaults keep everything (VOICESMITH_DATA).
+    data_dir: Path = Path("./data")
+    # Default: SQLite in the data dir.
+    database_url: str | None = None
+    # Default: kombu's SQLAlchemy transport on SQLite in the data dir; scale-out: redis://...
+    broker_url: str | None = None
+    # Default: <data_dir>/blobs.
+    blob_dir: Path | None = None
     # Where blobs (uploads, voice artifacts, checkpoints) live: None for the filesystem at blob_dir, or
-    # "s3://bucket/prefix" for an S3-compatible object store (VOICESMITH_BLOB_URL). The S3 endpoint, region and
-    # credentials are boto3's own standard variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
-    # AWS_SECRET_ACCESS_KEY, AWS_PROFILE...), read by boto3, not here.
+    # "s3://bucket/prefix" for an S3-compatible object store. The S3 endpoint, region and credentials are boto3's
+    # own standard variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    # AWS_PROFILE...), read by boto3, not here.
     blob_url: str | None = None
-    # With an object store: the node-local copy of the blobs this node read (the engine takes file paths), and
-    # the size it is trimmed back to (least recently used first).
-    blob_cache_dir: Path = Path("blob-cache")
+    # With an object store: the node-local copy of the blobs this node read (the engine takes file paths;
+    # default <data_dir>/blob-cache), and the size it is trimmed back to (least recently used first).
+    blob_cache_dir: Path | None = None
     blob_cache_bytes: int = 20 * 1024**3
-    # With an object store: how often a running fine-tune copies its new checkpoint files there (seconds; 0 = never),
-    # so that another machine resumes the job from them.
+    # With an object store: how often a running fine-tune copies its new checkpoint files there (seconds;
+    # 0 = never), so that another machine resumes the job from them.
     checkpoint_sync_s: float = 30.0
     # Credits: a fresh organisation's balance and what one fine-tune costs (charged on completion only).
     initial_credits: int = 1_000_000_000
@@ -52,43 +54,66 @@ class Settings:
     # (which the SDKs retry) beats stuttering. Raise it on bigger hardware.
     tts_concurrency: int = 4
     # With a Redis broker, the TTS limits are counted in Redis, across every API process. A process's slots are
-    # held by a lease it renews every third of this; a process that dies frees its slots this long after.
+    # held by a lease it renews every third of this; a process that dies frees its slots this long after (>= 1).
     tts_lease_ttl_s: float = 15.0
-    # An open TTS WebSocket with no message in either direction for this long is closed (the contract's 5 min).
+    # Synthesis steps run at once in the API process (None: as many as the cores hold without oversubscribing).
+    tts_workers: int | None = None
+    # An open TTS WebSocket with no message in either direction for this long is closed (Cartesia's 5 minutes).
     ws_idle_timeout_s: float = 300.0
     # A training job whose heartbeat is older than this is dispatched again.
     heartbeat_timeout_s: float = 60.0
     # A fine-tune whose worker died this many times is failed instead of dispatched again.
     max_job_attempts: int = 3
+    # A worker pool process that grew past this (KiB) after a job is replaced by a fresh one.
+    worker_max_memory_kb: int = 6 * 1024 * 1024
+    # The module the worker processes run Celery on: it registers the tasks (and may choose the trainer).
+    worker_app: str = "voicesmith.worker.tasks"
     # Secret for access tokens (JWT HS256); generated into the data dir when not given.
     token_secret: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    # Consent policy (service/consent.py, docs/consent.md): "record" marks voices made without a verified spoken
+    # consent as unverified; "require" refuses fine-tunes and instant clones without one (403 consent_required).
+    consent: str = "record"
+
+    def __post_init__(self) -> None:
+        # The defaults that live in the data directory, filled in once it is known.
+        data = Path(self.data_dir).resolve()
+        object.__setattr__(self, "data_dir", data)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data / 'voicesmith.db'}")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", f"sqla+sqlite:///{data / 'broker.db'}")
+        object.__setattr__(self, "blob_dir", Path(self.blob_dir or data / "blobs").resolve())
+        object.__setattr__(self, "blob_url", self.blob_url or None)
+        object.__setattr__(self, "blob_cache_dir", Path(self.blob_cache_dir or data / "blob-cache").resolve())
+        object.__setattr__(self, "tts_lease_ttl_s", max(1.0, self.tts_lease_ttl_s))
+        object.__setattr__(self, "tts_concurrency", max(1, self.tts_concurrency))
+        if self.tts_workers is not None:
+            object.__setattr__(self, "tts_workers", max(1, self.tts_workers))
+        consent = self.consent.strip().lower()
+        if consent not in CONSENT_POLICIES:
+            raise ValueError(f"{env_name('consent')} must be one of {', '.join(CONSENT_POLICIES)} (got {consent!r})")
+        object.__setattr__(self, "consent", consent)
+
+
+def env_name(field_name: str) -> str:
+    return "VOICESMITH_DATA" if field_name == "data_dir" else f"VOICESMITH_{field_name.upper()}"
+
+
+def _parse(kind: str, raw: str) -> object:
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    if "Path" in kind:
+        return Path(raw)
+    return raw
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    data_dir = Path(os.environ.get("VOICESMITH_DATA", "./data")).resolve()
-    db_url = os.environ.get("VOICESMITH_DATABASE_URL") or f"sqlite:///{data_dir / 'voicesmith.db'}"
-    broker = os.environ.get("VOICESMITH_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}"
-    return Settings(
-        data_dir=data_dir,
-        database_url=db_url,
-        broker_url=broker,
-        blob_dir=Path(os.environ.get("VOICESMITH_BLOB_DIR", str(data_dir / "blobs"))).resolve(),
-        blob_url=os.environ.get("VOICESMITH_BLOB_URL") or None,
-        blob_cache_dir=Path(os.environ.get("VOICESMITH_BLOB_CACHE_DIR", str(data_dir / "blob-cache"))).resolve(),
-        blob_cache_bytes=_int("VOICESMITH_BLOB_CACHE_BYTES", 20 * 1024**3),
-        checkpoint_sync_s=_float("VOICESMITH_CHECKPOINT_SYNC_S", 30.0),
-        tts_lease_ttl_s=max(1.0, _float("VOICESMITH_TTS_LEASE_TTL_S", 15.0)),
-        initial_credits=_int("VOICESMITH_INITIAL_CREDITS", 1_000_000_000),
-        fine_tune_cost=_int("VOICESMITH_FINE_TUNE_COST", 1_000_000),
-        min_usable_speech_s=_float("VOICESMITH_MIN_USABLE_SPEECH_S", 60.0),
-        max_upload_bytes=_int("VOICESMITH_MAX_UPLOAD_BYTES", 2 * 1024**3),
-        max_transcript_chars=_int("VOICESMITH_MAX_TRANSCRIPT_CHARS", 5000),
-        tts_concurrency=max(1, _int("VOICESMITH_TTS_CONCURRENCY", 4)),
-        ws_idle_timeout_s=_float("VOICESMITH_WS_IDLE_TIMEOUT_S", 300.0),
-        heartbeat_timeout_s=_float("VOICESMITH_HEARTBEAT_TIMEOUT_S", 60.0),
-        max_job_attempts=_int("VOICESMITH_MAX_JOB_ATTEMPTS", 3),
-        token_secret=os.environ.get("VOICESMITH_TOKEN_SECRET") or None,
-    )
-
+    values = {}
+    for f in fields(Settings):
+        raw = os.environ.get(env_name(f.name))
+        if raw not in (None, ""):
+            values[f.name] = _parse(str(f.type), raw)
+    return Settings(**values)

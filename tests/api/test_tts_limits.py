@@ -1,4 +1,4 @@
-"""TTS limits and WebSocket lifetimes (contract §1.6, §7.6): per-organisation concurrency with 429s, the
+"""TTS limits and WebSocket lifetimes (Cartesia's API): per-organisation concurrency with 429s, the
 connection cap, slots coming back on every path, context expiry, and the idle close.
 
 The real app runs in a real uvicorn server in this process (VOICESMITH_TTS_CONCURRENCY=2), with a stand-in

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voicesmith import credentials
+from voicesmith.client import credentials
 from voicesmith.client.config import DEFAULT_BASE_URL, KEY_ENV_VARS, ConfigError, resolve_api_key, resolve_base_url
 
 

@@ -12,7 +12,7 @@ on separate machines.
 
 A real fine-tune (tiny budget, one minute of speech) runs twice over here: minutes on a quiet machine, so the module
 is behind `-m slow`. Its parts have fast tests of their own: tests/store/test_blobs*.py (S3),
-tests/service/test_checkpoints.py and tests/jobs/test_checkpoint_handover.py (checkpoints across machines),
+tests/service/test_checkpoints.py and tests/worker/test_checkpoint_handover.py (checkpoints across machines),
 tests/service/test_limits_redis.py (the shared limits).
 """
 
@@ -36,8 +36,8 @@ from websockets.sync.client import connect
 
 from tests.engine.adapt_data import corpus_rows
 from tests.pg_support import PostgresUnavailable, running_postgres
-from tests.s3_support import free_port
 from tests.tts_support import assert_speech, decode_wav
+from tests.worker.jobs_support import free_port, wait_for
 
 cartesia = pytest.importorskip("cartesia", minversion="4")
 
@@ -107,14 +107,7 @@ class Cluster:
 
 
 def _wait(predicate, timeout: float, what: str, interval: float = 1.0):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    return wait_for(predicate, timeout, what, interval)  # polling once a second by default: these are slow steps
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -1,4 +1,4 @@
-"""Adaptation search: the optimiser, the objective's measurements, the intelligibility guard, and
+"""Adaptation search: the objective's measurements, the intelligibility guard, and
 checkpoint/resume of a real (tiny) search on allison_en sentences."""
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from voicesmith.engine.adapt import (
     char_error_rate,
     measure_clips,
 )
-from voicesmith.engine.cmaes import CMAState, SepCMAES
 from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice_profile import SpeakerProfile, measure
@@ -31,39 +30,6 @@ from voicesmith.engine.voice_profile import SpeakerProfile, measure
 
 # Real synthesis and recognition: minutes on a busy shared machine, seconds on a free one.
 pytestmark = pytest.mark.timeout(900)
-
-def test_sep_cmaes_improves_a_quadratic_and_stays_in_the_box():
-    rng = np.random.default_rng(1)
-    n = 20
-    target = rng.uniform(-3, 3, n)
-    es = SepCMAES(n, 10, -4.0, 4.0)
-    state = es.initial_state(np.zeros(n), 0.7)
-    f = lambda x: -np.sum((x - target) ** 2, axis=1)  # noqa: E731
-    start = f(state.mean[None])[0]
-    for _ in range(60):
-        xs = es.ask(state, rng)
-        assert np.all(xs >= -4) and np.all(xs <= 4)
-        state = es.tell(state, xs, f(xs))
-    assert f(state.mean[None])[0] > 0.5 * start  # at least halved the squared distance
-    assert state.evaluations == 600 and state.generation == 60
-
-
-def test_cmaes_state_round_trips_through_json():
-    es = SepCMAES(8, 6, -4.0, 4.0)
-    rng = np.random.default_rng(0)
-    state = es.initial_state(np.zeros(8), 0.5)
-    xs = es.ask(state, rng)
-    state = es.tell(state, xs, -np.sum(xs**2, axis=1))
-    again = CMAState.from_dict(json.loads(json.dumps(state.to_dict())))
-    a, b = es.ask(state, np.random.default_rng(5)), es.ask(again, np.random.default_rng(5))
-    assert np.array_equal(a, b)
-    assert again.best_f == state.best_f
-
-
-def test_popsize_must_be_even():
-    with pytest.raises(ValueError):
-        SepCMAES(4, 5, -1, 1)
-
 
 def test_char_error_rate_and_allowed_error():
     assert char_error_rate("hello world", "hello world") == 0.0

@@ -20,13 +20,13 @@ import soundfile as sf
 
 from tests.engine.adapt_data import corpus_rows
 from voicesmith.engine.audio import load_audio
+from voicesmith.engine.budgets import budget_from_params
 from voicesmith.engine.fine_tune import (
     STAGES,
     AudioFile,
     Cancelled,
     DatasetRejected,
     FineTuneRequest,
-    budget_from_params,
     run_fine_tune,
 )
 from voicesmith.engine.voice import VoiceArtifact
@@ -214,10 +214,3 @@ def test_unusable_datasets_are_refused_with_a_reason(kind, code, speech_data, tm
     assert err.value.reason_code == code
     assert err.value.message and err.value.report["ok_to_train"] is False
     assert all(u.stage == "ingest" for u in updates)  # refused before any training work
-
-
-def test_budget_params():
-    tiny = budget_from_params({"budget": "tiny", "generations": 5})
-    assert tiny.generations == 5 and tiny.popsize == budget_from_params({"budget": "tiny"}).popsize
-    with pytest.raises(ValueError):
-        budget_from_params({"budget": "huge"})

@@ -45,14 +45,22 @@ def test_transcript_rules(monkeypatch):
 
 
 def test_pool_size(monkeypatch):
-    monkeypatch.setattr(speech_pool, "free_cores", lambda: 4)
+    from voicesmith import config
+
+    monkeypatch.setattr(speech_pool, "usable_cores", lambda: 4)
     monkeypatch.setattr(speech_pool, "_threads_per_task", 2)
     monkeypatch.delenv("VOICESMITH_TTS_WORKERS", raising=False)
+    config.get_settings.cache_clear()
     assert speech_pool.pool_size() == 2
     monkeypatch.setattr(speech_pool, "_threads_per_task", 8)
     assert speech_pool.pool_size() == 1
     monkeypatch.setenv("VOICESMITH_TTS_WORKERS", "3")
-    assert speech_pool.pool_size() == 3
+    config.get_settings.cache_clear()
+    try:
+        assert speech_pool.pool_size() == 3
+    finally:
+        monkeypatch.delenv("VOICESMITH_TTS_WORKERS")
+        config.get_settings.cache_clear()
 
 
 def test_pool_stops_and_closes_an_abandoned_iterator():

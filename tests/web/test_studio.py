@@ -256,6 +256,24 @@ def test_connecting_lists_the_voices_the_api_lists(studio, api):
     wait_for(lambda: q(studio, "#conn-status").get_attribute("data-state") == "ok", 20, "the reload to reconnect")
 
 
+def test_own_voices_show_their_consent_badge(studio, api, speech_data):
+    clip = speech_data / "wav" / "allison_en" / "demo-echotest.wav"
+    r = requests.post(api.base_url + "/voices/clone", headers=api.headers, timeout=300,
+                      files={"clip": (clip.name, clip.read_bytes(), "audio/wav")},
+                      data={"name": "Badge test", "language": "en"})
+    assert r.status_code == 200, r.text
+    voice_id = r.json()["id"]
+    assert api.json(f"/voices/{voice_id}")["consent"] == "unverified"
+    click(studio, q(studio, "#voices-refresh"))
+    row = wait_for(lambda: next(iter(qa(studio, f'#voice-rows tr[data-voice-id="{voice_id}"]')), None), 20,
+                   "the new voice to be listed")
+    badge = q(row, ".badge.consent")
+    assert badge.text == "Unverified" and badge.get_attribute("data-consent") == "unverified"
+    stock_row = next(row for row in qa(studio, "#voice-rows tr[data-voice-id]") if q(row, ".tag").text == "Stock")
+    assert qa(stock_row, ".badge.consent") == []
+    requests.delete(api.base_url + f"/voices/{voice_id}", headers=api.headers, timeout=15)
+
+
 def test_playing_a_stock_voice_fills_the_player(studio, api, network):
     stock = [v for v in api.all("/voices") if not v["is_owner"]]
     assert stock, "the server lists no stock voices"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from contextlib import asynccontextmanager
 from importlib import metadata
@@ -12,7 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api.errors import RequestContextMiddleware, install_error_handlers
-from voicesmith.api.routes import api_keys, auth_tokens, datasets, fine_tunes, status, usage, voices
+from voicesmith.api.routes import api_keys, auth_tokens, datasets, docs, fine_tunes, status, studio, tts, usage, voices
 from voicesmith.service.voices import seed_stock_voices
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import migrate
@@ -48,25 +47,15 @@ def create_app() -> FastAPI:
         title="voicesmith",
         version=_version(),
         description="Self-hosted voice cloning with a Cartesia-compatible API.",
+        docs_url=None,  # served by api/routes/docs.py from local assets
+        redoc_url=None,  # ReDoc would load from a CDN
         redirect_slashes=False,  # both spellings are real routes (api/routing.py); never 307 a multipart body
         lifespan=_lifespan,
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys):
+    # studio: the web studio's static files at /studio/.
+    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys, tts, studio, docs):
         app.include_router(module.router)
-    _include_tts(app)
-    if importlib.util.find_spec("voicesmith.api.routes.studio"):  # web studio: static files at /studio/
-        app.include_router(importlib.import_module("voicesmith.api.routes.studio").router)
     return app
 
-
-def _include_tts(app: FastAPI) -> None:
-    # TTS routes (/tts/bytes, /tts/sse, /tts/websocket) belong to the TTS API module, which lands
-    # separately; a broken tts module must fail loudly, only a missing one is skipped.
-    if importlib.util.find_spec("voicesmith.api.routes.tts") is None:
-        log.warning("TTS routes are not installed (voicesmith.api.routes.tts missing)")
-        return
-    from voicesmith.api.routes import tts
-
-    app.include_router(tts.router)  # <- TTS API: api/routes/tts.py exposes `router`

@@ -1,7 +1,7 @@
 """A router that answers every path with and without its trailing slash.
 
 Official clients request `/datasets/` and `/datasets` alike; a redirect between them would make
-them re-send multipart bodies (contract §1.1), so both spellings are real routes. Only the
+them re-send multipart bodies (Cartesia's API), so both spellings are real routes. Only the
 spelling without the slash appears in the OpenAPI schema.
 """
 

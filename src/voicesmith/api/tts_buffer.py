@@ -1,4 +1,4 @@
-"""Transcript buffering for WebSocket contexts (`max_buffer_delay_ms`, contract §7.6).
+"""Transcript buffering for WebSocket contexts (`max_buffer_delay_ms`, Cartesia's API).
 
 Inputs on a context are joined verbatim. With a buffer delay the server waits for whole sentences before it
 generates (better prosody than word-by-word input), but never longer than the delay: when the timer fires it

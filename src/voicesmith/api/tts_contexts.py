@@ -1,4 +1,4 @@
-"""WebSocket TTS contexts (contract §7.6): many independent speech streams multiplexed on one connection.
+"""WebSocket TTS contexts (Cartesia's API): many independent speech streams multiplexed on one connection.
 
 A context is created by its first input and lives until its audio is done, it is cancelled, or it fails. Inputs
 are buffered (tts_buffer), then queued as segments; one task per context synthesizes the segments in order, so a
@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api import tts_events as events
 from voicesmith.api.tts_buffer import TranscriptBuffer
-from voicesmith.engine.encoding import OutputFormat, make_encoder
 from voicesmith.service.errors import ServiceError
-from voicesmith.service.synthesis import SpeechPlan, charge_speech, speech_sample_rate, stream_speech
+from voicesmith.service.synthesis import (OutputFormat, SpeechPlan, charge_speech, make_encoder, speech_sample_rate,
+                                          stream_speech)
 
 log = logging.getLogger("voicesmith.api.tts")
 

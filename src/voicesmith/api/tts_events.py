@@ -1,4 +1,4 @@
-"""The JSON events that /tts/sse and /tts/websocket stream (contract §7.5-§7.7).
+"""The JSON events that /tts/sse and /tts/websocket stream (Cartesia's API).
 
 Chunk, timestamps and done events have had the same fields in every version. Errors differ: the Fern versions
 (before 2025-11-04) carry `error: str`, later ones `title`/`message`/`error_code`/`request_id`. WebSocket errors
@@ -11,7 +11,7 @@ import base64
 from collections.abc import Sequence
 
 from voicesmith.api.versions import V2025_11_04, ApiVersion
-from voicesmith.engine.synthesis import PhonemeTiming, WordTiming
+from voicesmith.service.synthesis import PhonemeTiming, WordTiming
 
 # Cartesia's examples use 206 (partial content) on every streamed event but errors.
 STREAM_STATUS = 206

@@ -16,8 +16,7 @@ from voicesmith.api.auth import Principal
 from voicesmith.api.errors import ApiError, validation_message
 from voicesmith.api.tts_schemas import GenerationConfig, Mp3OutputFormat, OutputFormatSpec, VoiceObject, VoiceSpec
 from voicesmith.api.versions import V2026_03_01, ApiVersion
-from voicesmith.engine.encoding import OutputFormat
-from voicesmith.service.synthesis import SpeechPlan, plan_speech
+from voicesmith.service.synthesis import OutputFormat, SpeechPlan, plan_speech
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,8 +100,8 @@ def output_format_of(spec: OutputFormatSpec, *, raw_only: bool = False) -> Outpu
 
 
 def check_pronunciation_dict(dict_id: str | None, version: ApiVersion) -> None:
-    """voicesmith has no pronunciation dictionaries. From 2026-03-01 an unknown dictionary id is a 404 (contract
-    §1.2); older versions never validated the field, so it is ignored there."""
+    """voicesmith has no pronunciation dictionaries. From 2026-03-01 an unknown dictionary id is a 404 (Cartesia's
+    API); older versions never validated the field, so it is ignored there."""
     if dict_id and version >= V2026_03_01:
         raise ApiError(404, "pronunciation_dict_not_found", "Pronunciation dictionary not found",
                        f"Pronunciation dictionary {dict_id!r} was not found; this server has none.")

@@ -1,4 +1,4 @@
-"""Request bodies of the TTS endpoints (contract §7.1-§7.3, §7.6).
+"""Request bodies of the TTS endpoints (Cartesia's API).
 
 Parsing is lenient where the official SDKs differ (extra keys are ignored, `voice` may be a bare id or an object)
 and strict where a wrong value would produce the wrong audio (sample rates, encodings, bit rates, ranges).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from voicesmith import credentials
+from voicesmith.client import credentials
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 KEY_ENV_VARS = ("VOICESMITH_API_KEY", "CARTESIA_API_KEY", "CARTESIA_API_TOKEN")

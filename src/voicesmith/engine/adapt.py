@@ -3,9 +3,9 @@
 What is searched: a 256-d offset shared by all rows of a start pack (see `style_space`), optionally
 only some of its dimensions (e.g. the prosody half for a style variant), plus the voice's pitch scale
 and speed. How: sep-CMA-ES (`cmaes`), every candidate scored on the same few short training
-sentences in a generation. Why not gradients: the shipped model is an int8 ONNX graph; models.md
-records that unbounded gradient descent through a float re-implementation destroyed intelligibility,
-and that the bounded search closed ~74-79% of the floor->ceiling gap with WER intact.
+sentences in a generation. Why not gradients: the shipped model is an int8 ONNX graph; measured when
+the model was set up, unbounded gradient descent through a float re-implementation destroyed
+intelligibility, while the bounded search closed ~74-79% of the floor->ceiling gap with WER intact.
 
 The score of a candidate (higher is better), all measured at the dataset's source bandwidth:
   similarity   mean Resemblyzer cosine of its clips to the speaker's training centroid (primary)
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ import numpy as np
 
 from voicesmith.engine import speaker, style_space
 from voicesmith.engine.audio import f0_stats
+from voicesmith.engine.checkpoints import save_json
 from voicesmith.engine.cmaes import CMAState, SepCMAES
 from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
@@ -311,12 +311,6 @@ def _start_x(task: AdaptTask) -> np.ndarray:
     return np.concatenate([task.start.z[task.free_dims], np.zeros(int(task.search_pitch) + int(task.search_speed))])
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def score_candidates(
     task: AdaptTask,
     candidates: Sequence[Candidate],
@@ -411,7 +405,7 @@ def adapt(
     limit = allowed_error(start_error, budget.error_slack)
 
     def save() -> None:
-        _write_json(
+        save_json(
             path,
             {
                 "state": state.to_dict(),

@@ -11,14 +11,11 @@ GPU to other work, or to compare).
 
 from __future__ import annotations
 
-import os
+from voicesmith.engine.settings import device_choice
 
 
 def _allowed() -> bool:
-    choice = os.environ.get("VOICESMITH_DEVICE", "auto").strip().lower()
-    if choice not in ("auto", "cpu"):
-        raise ValueError(f"VOICESMITH_DEVICE must be 'auto' or 'cpu', not {choice!r}")
-    return choice == "auto"
+    return device_choice() == "auto"
 
 
 def torch_device() -> str:

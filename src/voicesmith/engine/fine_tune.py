@@ -9,17 +9,15 @@ again in the same workdir (after a worker was killed) resumes where it stopped.
 `should_cancel` is polled between syntheses and between files; a cancel raises `Cancelled` within
 about one synthesis (a second or two). Work already done stays in `workdir`.
 
-Budgets: `params["budget"]` is "tiny" (tests: a couple of minutes), "default" or "max"; individual
-fields of `Budget` may be overridden in params (e.g. {"budget": "tiny", "generations": 4}).
+Budgets: `params["budget"]` names one of budgets.BUDGETS, with field overrides (budgets.py).
+Checkpoints: every file a stage leaves is written atomically (checkpoints.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +28,18 @@ from voicesmith.engine.adapt import (
     Candidate,
     IntelligibilityGuard,
     ObjectiveWeights,
-    SearchBudget,
     Sentence,
     adapt,
 )
+from voicesmith.engine.budgets import Budget, budget_from_params
+from voicesmith.engine.checkpoints import load_json, save_json
 from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.engine.voice_profile import SpeakerProfile
 
 __all__ = [
-    "AudioFile", "Budget", "Cancelled", "DatasetRejected", "FineTuneRequest", "FineTuneResult",
+    "AudioFile", "Cancelled", "DatasetRejected", "FineTuneRequest", "FineTuneResult",
     "FineTunedVoice", "ProgressUpdate", "run_fine_tune",
 ]
 
@@ -63,53 +62,6 @@ class AudioFile:
     path: Path
     filename: str | None = None  # the user's name for it (uploads are stored under other names)
     transcript: str | None = None  # the user's text for the whole file
-
-
-@dataclass
-class Budget:
-    generations: int  # of the closest-match search
-    popsize: int
-    sentences_per_generation: int
-    guard_every: int
-    guard_sentences: int
-    variant_generations: int  # of each speaking-style search
-    max_pool: int  # training sentences the searches draw from
-    probe_sentences: int  # sentences the start options are compared on
-    eval_utterances: int  # held-out utterances in the report
-    timbre_sentences: int  # training sentences each voice's timbre filter is fitted on
-
-    def search(self, generations: int) -> SearchBudget:
-        return SearchBudget(
-            generations=generations,
-            popsize=self.popsize,
-            sentences_per_generation=self.sentences_per_generation,
-            guard_every=max(1, min(self.guard_every, generations)),
-        )
-
-
-BUDGETS = {
-    # tiny and default: the two delivery variants are not searched (variant_generations=0); they are the
-    # closest match with pitch and speed set from their group of recordings, and a timbre filter of their
-    # own (measured: a generation or six of prosody search per variant gained nothing over that). tiny is
-    # for trying the workflow in minutes; default is sized for 24 minutes of audio in 15 minutes on 2 cores.
-    "tiny": Budget(generations=3, popsize=6, sentences_per_generation=2, guard_every=3, guard_sentences=2,
-                   variant_generations=0, max_pool=40, probe_sentences=2, eval_utterances=5,
-                   timbre_sentences=8),
-    "default": Budget(generations=12, popsize=12, sentences_per_generation=3, guard_every=4, guard_sentences=4,
-                      variant_generations=0, max_pool=200, probe_sentences=4, eval_utterances=12,
-                      timbre_sentences=16),
-    "max": Budget(generations=60, popsize=16, sentences_per_generation=4, guard_every=5, guard_sentences=6,
-                  variant_generations=12, max_pool=400, probe_sentences=6, eval_utterances=24,
-                  timbre_sentences=24),
-}
-
-
-def budget_from_params(params: dict) -> Budget:
-    name = str(params.get("budget", "default"))
-    if name not in BUDGETS:
-        raise ValueError(f"unknown budget {name!r}; use one of {', '.join(BUDGETS)}")
-    overrides = {f.name: int(params[f.name]) for f in fields(Budget) if f.name in params}
-    return replace(BUDGETS[name], **overrides)
 
 
 @dataclass
@@ -224,19 +176,6 @@ class _Progress:
         return lambda fraction, message: self(stage, fraction, message)
 
 
-def _load_json(path: Path) -> dict | list | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _save_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 # --- stages ------------------------------------------------------------------------------------
 
 
@@ -244,15 +183,15 @@ def _ingest(request: FineTuneRequest, workdir: Path, progress: _Progress) -> dic
     """Analyse every file (or reuse given/cached analyses) and refuse datasets that cannot train."""
     path = workdir / "analyses.json"
     analyses: dict[str, dict] = dict(request.analyses or {})
-    analyses.update(_load_json(path) or {})
+    analyses.update(load_json(path) or {})
     for k, f in enumerate(request.files):
         name = f.filename or Path(f.path).name
         if name not in analyses:
             progress("ingest", k / max(1, len(request.files)), f"checking {name}")
             analyses[name] = dataset_report.analyze_file(Path(f.path), f.transcript, filename=name)
             if k % 20 == 0:
-                _save_json(path, analyses)
-    _save_json(path, analyses)
+                save_json(path, analyses)
+    save_json(path, analyses)
     names = [f.filename or Path(f.path).name for f in request.files]
     report = dataset_report.build_report([analyses[n] for n in names], request.min_usable_s)
     if not report["ok_to_train"]:
@@ -264,7 +203,7 @@ def _ingest(request: FineTuneRequest, workdir: Path, progress: _Progress) -> dic
 def _prepare(request: FineTuneRequest, workdir: Path, analyses: dict[str, dict], progress: _Progress):
     """Segmented, transcribed utterances (resumable: cached in workdir/prepared.json)."""
     folder = workdir / "utterances"
-    cached = _load_json(workdir / "prepared.json")
+    cached = load_json(workdir / "prepared.json")
     if cached is not None:
         return [utterances.Utterance.from_json(d, folder) for d in cached["utterances"]], cached["source_rate"]
 
@@ -280,7 +219,7 @@ def _prepare(request: FineTuneRequest, workdir: Path, analyses: dict[str, dict],
     files = [utterances.SourceFile(Path(f.path), f.filename, f.transcript) for f in request.files]
     prepared = utterances.prepare_utterances(files, workdir, relay, language=request.language, analyses=analyses)
     progress("transcribe", 1.0, f"{len(prepared)} utterances ready")
-    _save_json(workdir / "prepared.json", {
+    save_json(workdir / "prepared.json", {
         "utterances": [u.to_json() for u in prepared],
         "source_rate": prepared.embedding_rate,
         "excluded": [{"id": e.utterance.id, "reason": e.reason, "message": e.message} for e in prepared.excluded],
@@ -309,13 +248,13 @@ def _training_data(request: FineTuneRequest, workdir: Path, utts: list, source_r
             "Upload a .txt per audio file or a metadata.csv (file|text).",
         )
     path = workdir / "training_data.json"
-    cached = _load_json(path)
+    cached = load_json(path)
     if cached is not None:
         pool = [Sentence.from_dict(d) for d in cached["pool"]]
         return _Prepared(train, held, pool, cached["pool_index"], SpeakerProfile.from_dict(cached["profile"]), source_rate)
     pool, pool_index = speaker_data.training_pool(train, request.language, source_rate, budget.max_pool)
     profile = speaker_data.speaker_profile(train, pool, pool_index, source_rate)
-    _save_json(path, {"pool": [s.to_dict() for s in pool], "pool_index": pool_index, "profile": profile.to_dict()})
+    save_json(path, {"pool": [s.to_dict() for s in pool], "pool_index": pool_index, "profile": profile.to_dict()})
     return _Prepared(train, held, pool, pool_index, profile, source_rate)
 
 
@@ -343,14 +282,14 @@ def _adapt_stage(
     guard = IntelligibilityGuard(speaker_data.guard_sentences(data.pool, budget.guard_sentences), request.language, renderer)
 
     start_path = workdir / "start.json"
-    saved = _load_json(start_path)
+    saved = load_json(start_path)
     if saved is None:
         say(0.0, "choosing a start point")
         probe = speaker_data.evenly(data.pool, budget.probe_sentences)
         option, start, ranking = voice_set.choose_start(data.profile, probe, renderer, weights, should_cancel)
         saved = {"label": option.label, "base": option.label, "candidate": _candidate_json(start), "ranking": ranking}
         np.save(workdir / "start_base.npy", option.space.base)
-        _save_json(start_path, saved)
+        save_json(start_path, saved)
     space = StyleSpace(np.load(workdir / "start_base.npy"))
     start = _candidate_from(saved["candidate"])
     done = 1
@@ -362,11 +301,11 @@ def _adapt_stage(
 
     def timbre_of(key: str, voice: VoiceArtifact, current: np.ndarray | None) -> tuple[np.ndarray | None, dict]:
         path = workdir / f"timbre_{key}.json"
-        chosen = _load_json(path)
+        chosen = load_json(path)
         if chosen is None:
             array, details = voice_set.choose_timbre(voice, timbre_set, data.profile, renderer, current, should_cancel)
             chosen = {"timbre": None if array is None else array.tolist(), "details": details}
-            _save_json(path, chosen)
+            save_json(path, chosen)
         return None if chosen["timbre"] is None else np.asarray(chosen["timbre"], np.float32), chosen["details"]
 
     say(0.5 / total_units, "choosing a timbre filter for the start voice")
@@ -385,12 +324,12 @@ def _adapt_stage(
     )]
 
     clear_path = workdir / "voice_clear.json"
-    clear = _load_json(clear_path)
+    clear = load_json(clear_path)
     if clear is None:
         say(done / total_units, "making the clear variant")
         artifact, details = voice_set.build_clear(match, match_task, guard, voice_set.ClearPlan(), should_cancel)
         clear = {"artifact": artifact.to_bytes().hex(), "details": details}
-        _save_json(clear_path, clear)
+        save_json(clear_path, clear)
     done += 1
     d = clear["details"]
     voices.append(voice_set.BuiltVoice(
@@ -488,11 +427,11 @@ def _save_result(result: FineTuneResult, folder: Path) -> None:
             (folder / f"{v.key}-{i}.wav").write_bytes(wav)
             previews.append({"text": text, "file": f"{v.key}-{i}.wav"})
         index.append({"key": v.key, "name": v.name, "description": v.description, "previews": previews})
-    _save_json(folder / "result.json", {"voices": index, "report": result.report})
+    save_json(folder / "result.json", {"voices": index, "report": result.report})
 
 
 def _load_result(folder: Path) -> FineTuneResult | None:
-    saved = _load_json(folder / "result.json")
+    saved = load_json(folder / "result.json")
     if saved is None:
         return None
     voices = [

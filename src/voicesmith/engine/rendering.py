@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from voicesmith.engine.settings import train_threads, usable_cores
 from voicesmith.engine.synthesis import Synthesizer
 from voicesmith.engine.voice import STYLE_ROWS
 
@@ -28,13 +29,6 @@ class Cancelled(Exception):
     """The caller asked to stop (a fine-tune was cancelled); raised between syntheses."""
 
 
-def _affinity_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
 def free_cores() -> int:
     """Cores this process may use that other processes are not busy with (at least 1).
 
@@ -42,9 +36,9 @@ def free_cores() -> int:
     processes kept busy over the last half second (/proc/stat less this process's own time). Not the
     load average: it still counts this job's own ingest and transcription from the minute before,
     and on an idle 2-core machine that halved the search's parallelism."""
-    raw = os.environ.get("VOICESMITH_TRAIN_THREADS")
-    if raw:
-        return max(1, int(raw))
+    fixed = train_threads()
+    if fixed:
+        return fixed
     meter = CpuMeter()
     time.sleep(0.5)
     others = meter.others_busy()
@@ -53,7 +47,7 @@ def free_cores() -> int:
             others = os.getloadavg()[0]
         except OSError:
             others = 0.0
-    return _cores_left(_affinity_cores(), others)
+    return _cores_left(usable_cores(), others)
 
 
 def _cores_left(cores: int, others_busy: float) -> int:
@@ -126,9 +120,8 @@ class Renderer:
 
     def __init__(self, synthesizer: Synthesizer | None = None, workers: int | None = None) -> None:
         self.synthesizer = synthesizer or training_synthesizer()
-        raw = os.environ.get("VOICESMITH_TRAIN_THREADS")
-        self._fixed = workers or (max(1, int(raw)) if raw else None)
-        self._cores = self._fixed or _affinity_cores()
+        self._fixed = workers or train_threads()
+        self._cores = self._fixed or usable_cores()
         self._meter = None if self._fixed else CpuMeter()
         self.workers = self._fixed or free_cores()
         self.sample_rate = self.synthesizer.sample_rate

@@ -4,8 +4,8 @@ A Kokoro voice pack has one 256-d style row per text length (510 rows). Adapting
 mean 130k free values; the rows of a pack move together (they encode one speaker), so we adapt a
 single 256-d offset shared by all rows, measured in units of the stock packs' own spread per
 dimension and bounded to ±`bound` of those units. The bound is what keeps a searched voice inside
-the region real voices occupy: models.md records that an unbounded offset (norm 7.3 in raw units)
-made the voice unintelligible while a bounded one kept WER unchanged.
+the region real voices occupy: an unbounded offset (norm 7.3 in raw units, measured while the model
+was set up) made the voice unintelligible while a bounded one kept WER unchanged.
 
 Dimensions 0..127 condition the decoder (timbre), 128..255 the prosody predictor (durations, F0,
 energy).

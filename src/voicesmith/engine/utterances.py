@@ -10,7 +10,6 @@ import difflib
 import hashlib
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from voicesmith.engine import audio as audio_mod
+from voicesmith.engine.checkpoints import atomic_write, save_json
 from voicesmith.engine import segment as segment_mod
 from voicesmith.engine import speaker as speaker_mod
 from voicesmith.engine import transcribe as transcribe_mod
@@ -443,12 +443,8 @@ def _load_sidecar(folder: Path, uid: str) -> Utterance | None:
 
 def _write_utterance(utt: Utterance, audio: np.ndarray, folder: Path) -> None:
     """Wav first, then the sidecar, each atomically: a sidecar's presence means the pair is complete."""
-    tmp_wav = folder / f".{utt.id}.wav.tmp"
-    sf.write(str(tmp_wav), audio, utt.sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp_wav, utt.audio_path)
-    tmp_json = folder / f".{utt.id}.json.tmp"
-    tmp_json.write_text(json.dumps(utt.to_json()))
-    os.replace(tmp_json, folder / f"{utt.id}.json")
+    atomic_write(utt.audio_path, lambda tmp: sf.write(str(tmp), audio, utt.sample_rate, subtype="PCM_16", format="WAV"))
+    save_json(folder / f"{utt.id}.json", utt.to_json())
 
 
 def _exclude_other_speakers(utterances: list[Utterance]) -> tuple[list[Utterance], list[ExcludedUtterance]]:

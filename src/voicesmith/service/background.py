@@ -1,42 +1,28 @@
-"""Hand work to the job system after a commit.
+"""Hand work to the job system after a commit: the broker is only a doorbell.
 
-The jobs package may be absent (API-only installs, early development): then the work simply waits
-in the database, which is the job's truth, and the jobs supervisor picks it up when it runs.
-A broker error is logged and never fails the user's request for the same reason.
+The database is the job's truth. A fine-tune is marked dispatched before its message is sent, so the
+supervisor's sweep (worker/supervisor.py) never re-sends a job whose first message is in flight, and
+re-sends any whose message was lost. A broker error is logged (broker.send) and never fails the user's
+request.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
-
-log = logging.getLogger(__name__)
+from voicesmith import broker
+from voicesmith.service import training
 
 
-def _call(func_name: str, object_id: str) -> bool:
-    try:
-        dispatch = importlib.import_module("voicesmith.jobs.dispatch")
-    except ImportError as exc:
-        if exc.name and not "voicesmith.jobs.dispatch".startswith(exc.name):
-            log.exception("voicesmith.jobs.dispatch failed to import")
-        else:
-            log.info("no job dispatcher installed; %s(%s) left in the database", func_name, object_id)
-        return False
-    func = getattr(dispatch, func_name, None)
-    if func is None:
-        log.info("voicesmith.jobs.dispatch has no %s; %s left in the database", func_name, object_id)
-        return False
-    try:
-        func(object_id)
-    except Exception:
-        log.exception("%s(%s) failed; the job stays queued in the database", func_name, object_id)
-        return False
-    return True
+def send_fine_tune(fine_tune_id: str) -> bool:
+    """Send the message only (the caller has already recorded dispatched_at)."""
+    return broker.send(broker.FINE_TUNE_TASK, fine_tune_id)
 
 
 def enqueue_fine_tune(fine_tune_id: str) -> bool:
-    return _call("enqueue_fine_tune", fine_tune_id)
+    """Ask a worker to run this fine-tune (its row must be committed, status created)."""
+    training.mark_dispatched(fine_tune_id)
+    return send_fine_tune(fine_tune_id)
 
 
 def enqueue_dataset_analysis(dataset_id: str) -> bool:
-    return _call("enqueue_dataset_analysis", dataset_id)
+    """Ask a worker to analyse the dataset's files that have no analysis yet and rebuild its report."""
+    return broker.send(broker.ANALYSIS_TASK, dataset_id)

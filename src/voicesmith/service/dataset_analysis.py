@@ -18,10 +18,9 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import func, select, update
 
-from voicesmith.service.training import as_utc, utcnow
 from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import Dataset, DatasetFile
+from voicesmith.store.models import Dataset, DatasetFile, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Per-organisation TTS limits (contract §1.6): concurrent generations, and open WebSocket connections.
+"""Per-organisation TTS limits (Cartesia's API): concurrent generations, and open WebSocket connections.
 
 A generation is one /tts/bytes or /tts/sse request, or one open WebSocket context; an organisation may run
 `tts_concurrency` of them at once and hold ten times that many WebSockets open. Going over raises
@@ -34,7 +34,7 @@ from voicesmith.service.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
-# Open WebSocket connections per organisation, as a multiple of its generation limit (contract §1.6).
+# Open WebSocket connections per organisation, as a multiple of its generation limit (Cartesia's API).
 CONNECTIONS_PER_GENERATION = 10
 
 

@@ -13,7 +13,7 @@ from voicesmith.service.errors import InvalidRequest
 DEFAULT_ENGINE_MODEL = "kokoro-82m-v1.0"
 ENGINE_MODELS = (DEFAULT_ENGINE_MODEL,)
 
-# Every Cartesia TTS model name seen across the API definitions and SDKs (contract §7.1), with or
+# Every Cartesia TTS model name seen across the API definitions and SDKs (Cartesia's API), with or
 # without a release date or "-latest" suffix.
 _CARTESIA_ALIAS = re.compile(
     r"^sonic(?:-english|-multilingual|-preview|-latest)?$"

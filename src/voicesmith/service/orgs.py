@@ -17,6 +17,11 @@ from voicesmith.service.ids import new_id
 from voicesmith.store.models import FineTune, Organization
 
 
+def fine_tune_price() -> int:
+    """Credits a fine-tune reserves when created and is charged if it completes (the same for every fine-tune)."""
+    return get_settings().fine_tune_cost
+
+
 def get_or_create_org(session: Session, name: str) -> Organization:
     org = session.scalar(select(Organization).where(Organization.name == name))
     if org is None:
@@ -97,6 +102,31 @@ def release_fine_tune_reservation(session: Session, fine_tune_id: str) -> int:
     if moved.rowcount != 1:
         return 0
     release_credits(session, org_id, int(amount))
+    return int(amount)
+
+
+def charge_fine_tune_reservation(session: Session, fine_tune_id: str) -> int:
+    """Turn a completing fine-tune's reservation into its charge; returns the amount charged.
+
+    Same guard as release_fine_tune_reservation: call it after the write that completes the fine-tune's
+    row in the same transaction; the conditional UPDATE makes a second settlement a no-op.
+    """
+    org_id, amount = session.execute(
+        select(FineTune.org_id, FineTune.credits_reserved).where(FineTune.id == fine_tune_id)
+    ).one()
+    moved = session.execute(
+        update(FineTune).where(FineTune.id == fine_tune_id, FineTune.credits_reserved == amount)
+        .values(credits_reserved=0, credits_charged=amount).execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1 or not amount:
+        return 0
+    session.execute(
+        update(Organization)
+        .where(Organization.id == org_id)
+        .values(credits_balance=Organization.credits_balance - amount,
+                credits_reserved=Organization.credits_reserved - amount)
+        .execution_options(synchronize_session=False)
+    )
     return int(amount)
 
 

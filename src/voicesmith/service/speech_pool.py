@@ -9,11 +9,13 @@ chunk boundary.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
+
+from voicesmith.config import get_settings
+from voicesmith.engine.settings import usable_cores
 
 T = TypeVar("T")
 
@@ -21,14 +23,6 @@ _END = object()
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 _threads_per_task = 1
-
-
-def free_cores() -> int:
-    """Cores this process may run on (the affinity mask, which container CPU limits and `taskset` narrow)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def set_threads_per_task(threads: int) -> None:
@@ -40,8 +34,8 @@ def set_threads_per_task(threads: int) -> None:
 def pool_size() -> int:
     """VOICESMITH_TTS_WORKERS, else as many concurrent steps as the free cores hold without oversubscription
     (an engine running on 2 threads on 2 cores gets 1 worker: two steps at once would only fight for the cores)."""
-    raw = os.environ.get("VOICESMITH_TTS_WORKERS")
-    return max(1, int(raw)) if raw else max(1, free_cores() // _threads_per_task)
+    fixed = get_settings().tts_workers
+    return fixed if fixed else max(1, usable_cores() // _threads_per_task)
 
 
 def synthesis_pool() -> ThreadPoolExecutor:

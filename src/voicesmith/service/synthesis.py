@@ -16,13 +16,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicesmith.config import get_settings
+# Output formats, encoders and timings are part of what this module gives the API: routes encode and stream
+# what it yields without knowing the engine.
+from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.engine.synthesis import SUPPORTED_LANGUAGES, PhonemeTiming, WordTiming, get_synthesizer
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.service import speech_pool, usage, voices
+from voicesmith.service import consent, speech_pool, usage, voices
 from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
 from voicesmith.store.blobs import get_blob_store
+
+__all__ = [
+    "Encoder", "OutputFormat", "PhonemeTiming", "SavedAudio", "SpeechPiece", "SpeechPlan", "WordTiming",
+    "cancel_warm_up", "charge_speech", "check_transcript", "content_type", "make_encoder", "plan_speech",
+    "resolve_language", "save_audio", "speech_sample_rate", "stream_speech", "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +176,7 @@ def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], by
     """
 
     def pieces() -> Iterator[SpeechPiece]:
+        consent.note_synthesis(text, voice_kind=plan.voice.kind)  # before any audio exists (docs/consent.md)
         synthesizer = get_synthesizer()  # loaded once per process; first use may load it, on the pool
         rate = synthesizer.sample_rate
         limit = None if max_duration_s is None else int(round(max_duration_s * rate))

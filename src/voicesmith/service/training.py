@@ -19,29 +19,20 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select, update
 
 from voicesmith.config import get_settings
 from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.service import orgs, usage
+from voicesmith.service import voices as voices_service
+from voicesmith.service.ids import new_uuid
 from voicesmith.service.orgs import release_fine_tune_reservation
-from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import FineTune, Organization, UsageEvent, Voice
+from voicesmith.store.models import FineTune, Voice, as_utc, utcnow
 
 ACTIVE = ("created", "training")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; everything voicesmith writes is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -226,34 +217,7 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
     """
     if not voices:
         raise ValueError("a completed fine-tune has voices")
-    store = get_blob_store()
-    with session_scope() as s:
-        ft = s.execute(select(FineTune).where(*_owned(fine_tune_id, worker_id))).scalar_one_or_none()
-        if ft is None or ft.cancel_requested or ft.deleted:
-            return False
-        org_id, language, accent = ft.org_id, ft.language, ft.accent
-
-    # Blobs are written before the rows that point at them; if the transaction below does not commit
-    # they are deleted again, so no row ever points at a missing blob. Keys as service/voices.py.
-    planned: list[tuple[str, str, str | None, NewVoice]] = []
-    written: list[str] = []
-    try:
-        for voice in voices:
-            voice_id = str(uuid.uuid4())
-            key = f"voices/{voice_id}"
-            store.put_bytes(key, voice.artifact.to_bytes())
-            written.append(key)
-            preview_key = None
-            if voice.preview_wav:
-                preview_key = f"voice_previews/{voice_id}.wav"
-                store.put_bytes(preview_key, voice.preview_wav)
-                written.append(preview_key)
-            planned.append((voice_id, key, preview_key, voice))
-    except BaseException:
-        for key in written:
-            store.delete(key)
-        raise
-
+    stored: list[Voice] = []
     committed = False
     try:
         with session_scope() as s:
@@ -268,47 +232,25 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
             )
             if result.rowcount != 1:
                 return False
-            cost = int(s.execute(select(FineTune.credits_reserved).where(FineTune.id == fine_tune_id)).scalar_one())
-            s.execute(
-                update(FineTune)
-                .where(FineTune.id == fine_tune_id)
-                .values(credits_reserved=0, credits_charged=cost)
-                .execution_options(synchronize_session=False)
-            )
-            s.execute(
-                update(Organization)
-                .where(Organization.id == org_id)
-                .values(
-                    credits_balance=Organization.credits_balance - cost,
-                    credits_reserved=Organization.credits_reserved - cost,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            s.add(UsageEvent(org_id=org_id, kind="fine_tune", quantity=1, credits=cost, ref_id=fine_tune_id,
-                             created_at=now))
-            for voice_id, key, preview_key, voice in planned:
-                s.add(
-                    Voice(
-                        id=voice_id,
-                        org_id=org_id,
-                        fine_tune_id=fine_tune_id,
-                        kind="fine_tune",
-                        name=voice.name,
-                        description=voice.description,
-                        language=language,
-                        accent=accent,
-                        engine_model=voice.artifact.engine_model,
-                        artifact_key=key,
-                        preview_key=preview_key,
-                        created_at=now,
-                    )
-                )
+            ft = s.execute(select(FineTune).where(FineTune.id == fine_tune_id)).scalar_one()
+            org_id, language, accent = ft.org_id, ft.language, ft.accent
+            cost = orgs.charge_fine_tune_reservation(s, fine_tune_id)
+            usage.record(s, org_id=org_id, kind="fine_tune", quantity=1, credits=cost, ref_id=fine_tune_id)
+            for voice in voices:
+                stored.append(voices_service.store_voice(
+                    s, voice_id=new_uuid(), org_id=org_id, kind="fine_tune", name=voice.name,
+                    description=voice.description, language=language, accent=accent, artifact=voice.artifact,
+                    fine_tune_id=fine_tune_id, preview_wav=voice.preview_wav, created_at=now,
+                    consent=ft.consent, consent_attempt_id=ft.consent_attempt_id, source_dataset_id=ft.dataset_id,
+                    created_by_key_id=ft.api_key_id,
+                ))
         committed = True
         return True
     finally:
         if not committed:
-            for key in written:
-                store.delete(key)
+            # No row points at these blobs: the transaction that would have added the rows did not commit.
+            for voice in stored:
+                voices_service.delete_blobs(voice)
 
 
 def release_worker_jobs(worker_node: str, *, refund_attempt: bool) -> int:

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from voicesmith.service import fine_tunes
 from voicesmith.service.errors import InvalidRequest
-from voicesmith.service.orgs import charge
+from voicesmith.service.orgs import charge, fine_tune_price
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import Organization, UsageEvent
 
@@ -56,7 +55,7 @@ class Balance:
 def balance(org_id: str) -> Balance:
     with session_scope() as session:
         org = session.get(Organization, org_id)
-        return Balance(balance=org.credits_balance, reserved=org.credits_reserved, fine_tune_cost=fine_tunes.price())
+        return Balance(balance=org.credits_balance, reserved=org.credits_reserved, fine_tune_cost=fine_tune_price())
 
 
 @dataclass(frozen=True)

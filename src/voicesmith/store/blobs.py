@@ -18,41 +18,15 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Union
+from typing import BinaryIO, Union
 
 from voicesmith.config import get_settings
-
-_CHUNK = 1024 * 1024
-_TMP_DIR = ".tmp"
-
-
-class BlobTooLarge(Exception):
-    """The data exceeded the max_bytes limit; nothing was stored."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"blob exceeds {max_bytes} bytes")
-        self.max_bytes = max_bytes
-
-
-class BlobNotFound(KeyError):
-    pass
-
-
-@dataclass(frozen=True)
-class BlobInfo:
-    key: str
-    size: int
-    sha256: str
-
-
-def _check_key(key: str) -> str:
-    parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] == _TMP_DIR:
-        raise ValueError(f"invalid blob key {key!r}")
-    return key
+# BlobInfo, BlobNotFound and BlobTooLarge are imported from here by the rest of voicesmith.
+from voicesmith.store.blob_common import (CHUNK, TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key,
+                                         copy_atomically)
+from voicesmith.store.blobs_s3 import S3BlobStore
 
 
 class BlobWriter:
@@ -60,7 +34,7 @@ class BlobWriter:
 
     def __init__(self, store: "LocalBlobStore", key: str, max_bytes: int | None) -> None:
         self._store = store
-        self.key = _check_key(key)
+        self.key = check_key(key)
         self._max = max_bytes
         self._hash = hashlib.sha256()
         self.size = 0
@@ -115,34 +89,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def copy_atomically(src: BinaryIO, dest: Path, tmp_dir: Path) -> int:
-    """Stream `src` into `dest` through a temp file in `tmp_dir` (same filesystem) and a rename; returns the size."""
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-    size = 0
-    try:
-        with open(tmp, "wb") as fh:
-            while chunk := src.read(_CHUNK):
-                fh.write(chunk)
-                size += len(chunk)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return size
-
-
 class LocalBlobStore:
     # Blobs live on this machine's filesystem (or a shared mount): fetch() is free, nothing is cached.
     remote = False
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.tmp_dir = self.root / _TMP_DIR
+        self.tmp_dir = self.root / TMP_DIR
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def local_path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
 
     def fetch(self, key: str) -> Path:
         """A readable file holding the blob (here: the blob itself); raises BlobNotFound."""
@@ -173,14 +130,14 @@ class LocalBlobStore:
 
     def put_stream(self, key: str, fileobj: BinaryIO, max_bytes: int | None = None) -> BlobInfo:
         with self.writer(key, max_bytes) as w:
-            while chunk := fileobj.read(_CHUNK):
+            while chunk := fileobj.read(CHUNK):
                 w.write(chunk)
             return w.commit()
 
     def put_bytes(self, key: str, data: bytes) -> BlobInfo:
         with self.writer(key) as w:
-            for i in range(0, len(data), _CHUNK):
-                w.write(memoryview(data)[i : i + _CHUNK])
+            for i in range(0, len(data), CHUNK):
+                w.write(memoryview(data)[i : i + CHUNK])
             return w.commit()
 
     def get_bytes(self, key: str) -> bytes:
@@ -221,11 +178,8 @@ class LocalBlobStore:
         return removed
 
 
-if TYPE_CHECKING:
-    from voicesmith.store.blobs_s3 import S3BlobStore
-
 # What the rest of voicesmith codes against: either backend.
-BlobStore = Union[LocalBlobStore, "S3BlobStore"]
+BlobStore = Union[LocalBlobStore, S3BlobStore]
 
 _store_lock = threading.Lock()
 
@@ -247,8 +201,6 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 def _store_for(root: str, url: str | None, cache_dir: str, cache_bytes: int) -> BlobStore:
     if url is None:
         return LocalBlobStore(Path(root))
-    from voicesmith.store.blobs_s3 import S3BlobStore  # boto3 is loaded only by deployments that use it
-
     bucket, prefix = parse_s3_url(url)
     return S3BlobStore(bucket, prefix, Path(cache_dir), cache_bytes=cache_bytes)
 

@@ -33,13 +33,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from voicesmith.store.blobs import BlobInfo, BlobNotFound, BlobTooLarge, _check_key, copy_atomically
+from voicesmith.store.blob_common import TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key, copy_atomically
 
 log = logging.getLogger(__name__)
 
 PART_BYTES = 8 * 1024 * 1024  # S3's smallest part is 5 MiB (all but the last)
 _PARTS_IN_FLIGHT = 2
-_TMP_DIR = ".tmp"
 _RECENT_S = 600.0  # a cached file read this recently is never evicted (the engine may be about to open it)
 
 # Part uploads of every writer in this process; a writer waits when two of its own are in flight.
@@ -59,7 +58,7 @@ class S3BlobWriter:
 
     def __init__(self, store: S3BlobStore, key: str, max_bytes: int | None) -> None:
         self._store = store
-        self.key = _check_key(key)
+        self.key = check_key(key)
         self._max = max_bytes
         self._hash = hashlib.sha256()
         self.size = 0
@@ -170,7 +169,7 @@ class S3BlobStore:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.cache_dir = Path(cache_dir)
-        self.cache_tmp = self.cache_dir / _TMP_DIR
+        self.cache_tmp = self.cache_dir / TMP_DIR
         self.cache_tmp.mkdir(parents=True, exist_ok=True)
         self.cache_bytes = cache_bytes
         self.part_bytes = part_bytes
@@ -182,14 +181,14 @@ class S3BlobStore:
     # --- names ---------------------------------------------------------------------------------------------
 
     def object_name(self, key: str) -> str:
-        key = _check_key(key)
+        key = check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _key_of(self, name: str) -> str:
         return name[len(self.prefix) + 1:] if self.prefix else name
 
     def cached_path(self, key: str) -> Path:
-        return self.cache_dir / _check_key(key)
+        return self.cache_dir / check_key(key)
 
     # --- writing -------------------------------------------------------------------------------------------
 
@@ -369,8 +368,8 @@ class S3BlobStore:
     def _cached_files(self) -> list[Path]:
         out = []
         for root, dirs, files in os.walk(self.cache_dir):
-            if Path(root) == self.cache_dir and _TMP_DIR in dirs:
-                dirs.remove(_TMP_DIR)
+            if Path(root) == self.cache_dir and TMP_DIR in dirs:
+                dirs.remove(TMP_DIR)
             out.extend(Path(root) / f for f in files)
         return out
 

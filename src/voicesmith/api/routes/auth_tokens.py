@@ -1,4 +1,4 @@
-"""POST /access-token: mint a short-lived token for /tts (contract §3)."""
+"""POST /access-token: mint a short-lived token for /tts (Cartesia's API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`POST /tts/bytes` and `POST /tts/sse` (contract §7.4, §7.5); `/tts/websocket` lives in tts_websocket.py.
+"""`POST /tts/bytes` and `POST /tts/sse` (Cartesia's API); `/tts/websocket` lives in tts_websocket.py.
 
 Both endpoints validate everything, take one of the organisation's TTS concurrency slots and charge credits
 before the response starts, so every client error is a proper 4xx (429 over the limit). The body then streams as
@@ -27,11 +27,11 @@ from voicesmith.api.tts_contexts import frames
 from voicesmith.api.tts_requests import check_pronunciation_dict, output_format_of, parse_json, plan_for, validate_body
 from voicesmith.api.tts_schemas import BytesRequest, SSERequest
 from voicesmith.api.versions import ApiVersion, api_version
-from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.service.errors import ServiceError
 from voicesmith.service.limits import Slot, acquire_generation
-from voicesmith.service.synthesis import (SavedAudio, SpeechPlan, charge_speech, check_transcript, save_audio,
-                                          speech_sample_rate, stream_speech, warm_up)
+from voicesmith.service.synthesis import (Encoder, OutputFormat, SavedAudio, SpeechPlan, charge_speech, check_transcript,
+                                          content_type, make_encoder, save_audio, speech_sample_rate, stream_speech,
+                                          warm_up)
 
 log = logging.getLogger("voicesmith.api.tts")
 

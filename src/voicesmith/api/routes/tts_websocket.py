@@ -1,11 +1,11 @@
-"""`/tts/websocket`: streaming TTS over one long-lived connection with multiplexed contexts (contract §7.6).
+"""`/tts/websocket`: streaming TTS over one long-lived connection with multiplexed contexts (Cartesia's API).
 
 Authentication happens on the handshake (headers, or `?api_key=` / `?access_token=` for browsers); a refused
 handshake gets a real HTTP status (401/403/400, 429 over the organisation's connection limit) with the usual JSON
 error body. After that every problem is an `error` event on the socket, and the connection stays open: a garbage
 frame costs the client one error event.
 
-Limits (contract §1.6, §7.6): each open context holds one of the organisation's TTS concurrency slots, so a
+Limits (Cartesia's API): each open context holds one of the organisation's TTS concurrency slots, so a
 context over the limit gets a 429 `error` event; a finished context's id cannot be used again (it expires 1 s
 after its last audio); a socket with no message either way for `ws_idle_timeout_s` is closed normally.
 """
@@ -40,7 +40,7 @@ log = logging.getLogger("voicesmith.api.tts")
 
 router = APIRouter()
 
-# A context expires this long after its last audio went out (contract §7.6).
+# A context expires this long after its last audio went out (Cartesia's API).
 CONTEXT_EXPIRY_S = 1.0
 # Ended context ids remembered per connection, so that reusing one is refused; the oldest are forgotten first,
 # which bounds the memory of a connection that lives for hours.
@@ -80,7 +80,7 @@ class TTSConnection:
         self.principal = principal
         self.version = version
         self.request_id = request_id_of(websocket)
-        # 2025-11-04 changed the default buffering from none to 3 s (contract §7.1).
+        # 2025-11-04 changed the default buffering from none to 3 s (Cartesia's API).
         self.default_delay_s = 3.0 if version >= V2025_11_04 else 0.0
         self.contexts: dict[str, SpeechContext] = {}  # open contexts by id
         self.live: set[SpeechContext] = set()  # every context still generating (incl. cancelled ones finishing)
@@ -244,7 +244,7 @@ class TTSConnection:
             self._ended.popitem(last=False)
 
     def _refuse_if_ended(self, context_id: str) -> None:
-        """A context id cannot be used again once its context has ended (contract §7.6)."""
+        """A context id cannot be used again once its context has ended (Cartesia's API)."""
         ended_at = self._ended.get(context_id)
         if ended_at is None:
             return

@@ -1,4 +1,4 @@
-"""GET /usage/credits: credits used per time bucket (admin key, contract §9); GET /usage/balance: the
+"""GET /usage/credits: credits used per time bucket (admin key, Cartesia's API); GET /usage/balance: the
 organisation's credit balance (voicesmith extension, any API key).
 """
 

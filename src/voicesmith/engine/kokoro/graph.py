@@ -25,6 +25,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from voicesmith.engine.checkpoints import atomic_write
 from voicesmith.engine.kokoro import weights
 
 # Tensor names in the shipped export (checked by `instrument`, which fails loudly if they move).
@@ -275,8 +276,8 @@ def build_variant(variant: str) -> Path:
     instrument(model)
     data = model.SerializeToString()
     digest = hashlib.sha256(data).hexdigest()
-    weights.atomic_write(out, lambda tmp: tmp.write_bytes(data))
-    weights.atomic_write(stamp, lambda tmp: tmp.write_text(digest))
+    atomic_write(out, lambda tmp: tmp.write_bytes(data))
+    atomic_write(stamp, lambda tmp: tmp.write_text(digest))
     return out
 
 

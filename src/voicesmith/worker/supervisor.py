@@ -15,8 +15,7 @@ import random
 import threading
 
 from voicesmith.config import get_settings
-from voicesmith.jobs import dispatch
-from voicesmith.service import dataset_analysis, training
+from voicesmith.service import background, dataset_analysis, training
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +36,10 @@ def sweep_once() -> training.SweepResult:
                     fine_tune_id)
     for fine_tune_id in result.dispatch:
         log.info("fine-tune %s has no live worker: dispatching it again", fine_tune_id)
-        dispatch.send_fine_tune(fine_tune_id)
+        background.send_fine_tune(fine_tune_id)
     for dataset_id in dataset_analysis.sweep_pending(analysis_stale_after_s()):
         log.info("dataset %s analysis stalled: dispatching it again", dataset_id)
-        dispatch.enqueue_dataset_analysis(dataset_id)
+        background.enqueue_dataset_analysis(dataset_id)
     return result
 
 

@@ -12,9 +12,9 @@ import os
 import signal
 
 import psutil
-from tests.jobs.jobs_support import HEARTBEAT_TIMEOUT_S, JobsEnv, wait_for
+from tests.worker.jobs_support import HEARTBEAT_TIMEOUT_S, JobsEnv, wait_for
 
-from voicesmith.jobs import dispatch
+from voicesmith.service import background
 
 
 def _running_pid(jobs: JobsEnv, ft_id: str, attempt: int) -> int:
@@ -31,7 +31,7 @@ def _tree(pid: int) -> list[psutil.Process]:
 def test_killed_workers_job_is_redispatched_and_resumed(jobs_env: JobsEnv) -> None:
     ft_id = jobs_env.create_fine_tune(steps=60, step_s=0.25)
     runner = jobs_env.start_worker()
-    dispatch.enqueue_fine_tune(ft_id)
+    background.enqueue_fine_tune(ft_id)
 
     # Kill 1: the pool process, mid-job.
     pool_pid = _running_pid(jobs_env, ft_id, attempt=1)

@@ -1,4 +1,4 @@
-"""`voicesmith serve` and `voicesmith worker`: the processes that run the API and the jobs.
+"""The processes behind `voicesmith serve` and `voicesmith worker`: the API server and the job workers.
 
 serve:  migrate, make the first API key, start the embedded worker processes, the job supervisor
         thread, and uvicorn in this process.
@@ -27,9 +27,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
-from voicesmith.config import get_settings
+import uvicorn
 
-log = logging.getLogger("voicesmith.jobs.runner")
+from voicesmith import admin
+from voicesmith.broker import ANALYSIS_QUEUE, FINE_TUNE_QUEUE
+from voicesmith.client import credentials
+from voicesmith.config import get_settings
+from voicesmith.service.synthesis import cancel_warm_up
+from voicesmith.service.training import release_worker_jobs
+from voicesmith.store.db import migrate
+from voicesmith.worker.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _STOP_GRACE_S = 3.0
@@ -69,8 +78,9 @@ def _libc_prctl():  # noqa: ANN202 (ctypes function or None)
 class WorkerProcess:
     """A Celery worker child that is restarted if it dies, until stop()."""
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, log_level: str) -> None:
         self.spec = spec
+        self.log_level = log_level
         self.node = ""
         self.proc: subprocess.Popen | None = None
         self._started_at = 0.0
@@ -79,12 +89,13 @@ class WorkerProcess:
 
     def _command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "voicesmith.jobs.celery_app", "worker",
+            # --quiet: no banner; `voicesmith serve` prints its own short one.
+            sys.executable, "-m", "celery", "--quiet", "-A", get_settings().worker_app, "worker",
             "-Q", self.spec.queues,
             "-c", str(self.spec.concurrency),
             "-P", "prefork",
             "-n", self.node,
-            "-l", "INFO",
+            "-l", self.log_level,
             # Gossip, mingle and Celery's event heartbeats are for monitoring tools; the database
             # heartbeat is what voicesmith relies on, and on the SQLite broker they are polling cost.
             "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -159,8 +170,6 @@ class WorkerProcess:
     def _release_jobs(self, *, refund_attempt: bool) -> None:
         if self.spec.role != "fine_tune":
             return
-        from voicesmith.service.training import release_worker_jobs
-
         try:
             released = release_worker_jobs(self.node, refund_attempt=refund_attempt)
         except Exception:  # noqa: BLE001 (then the heartbeat timeout does it)
@@ -177,8 +186,8 @@ class WorkerGroup:
     so it must live as long as the children should.
     """
 
-    def __init__(self, specs: list[WorkerSpec]) -> None:
-        self.workers = [WorkerProcess(spec) for spec in specs]
+    def __init__(self, specs: list[WorkerSpec], log_level: str) -> None:
+        self.workers = [WorkerProcess(spec, log_level) for spec in specs]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="voicesmith-workers", daemon=True)
         self._ready = threading.Event()
@@ -230,34 +239,70 @@ def worker_specs(concurrency: int, *, nice: int = 0) -> list[WorkerSpec]:
     Analysis has its own process and queue so a dataset report is never stuck behind a fine-tune
     that runs for many minutes (the OS shares the cores when both are busy, which is rare and short).
     """
-    from voicesmith.jobs.celery_app import ANALYSIS_QUEUE, FINE_TUNE_QUEUE
-
     return [
         WorkerSpec("fine_tune", FINE_TUNE_QUEUE, max(1, concurrency), nice),
         WorkerSpec("analysis", ANALYSIS_QUEUE, 1, nice),
     ]
 
 
-def _configure_logging() -> None:
+# Libraries whose INFO lines are chatter to an operator (migration plugins, Celery's task receipts, one
+# access-log line per poll): shown only with --log-level debug.
+_CHATTY = ("alembic", "celery", "kombu", "uvicorn.access", "uvicorn.error", "httpx", "faster_whisper",
+           "multipart", "sqlalchemy")
+
+
+def configure_logging(level: str) -> None:
+    """voicesmith's own messages at `level`; the libraries' at warning unless `level` is debug."""
+    numeric = getattr(logging, level.upper())
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(numeric)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
 
 
-def _announce_key(host: str, port: int) -> None:
-    from voicesmith import admin, credentials
+@dataclass(frozen=True)
+class KeyNotice:
+    """Where the operator finds the API key: printed once when it was just created, saved for the CLI."""
 
+    created: bool
+    saved_to: str | None
+
+
+def _announce_key(host: str, port: int) -> KeyNotice:
     key = admin.ensure_bootstrap_key()
-    if not key:
-        return
     base_url = f"http://{host}:{port}"
+    if not key:
+        saved = credentials.credentials_path()
+        return KeyNotice(False, str(saved) if credentials.load(base_url) else None)
     try:
         path = credentials.save(base_url, key)
-        where = f"saved to {path} for {base_url}"
-    except OSError as exc:
-        where = f"could not be saved ({exc}); copy it now"
+        where, saved_to = f"saved to {path} for {base_url}", str(path)
+    except OSError:
+        where, saved_to = "could not be saved to your config folder; copy it now", None
     # stdout, once: this is the only time the secret is shown.
     print(f"voicesmith: created the first API key (shown once; {where}):", flush=True)
     print(key, flush=True)
+    return KeyNotice(True, saved_to)
+
+
+def banner(host: str, port: int, key: KeyNotice) -> str:
+    """What `serve` prints once it answers: where the studio, the API docs and the key are."""
+    shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+    base = f"http://{shown}:{port}"
+    if key.created:
+        key_line = "printed above, once" + (f"; saved in {key.saved_to}" if key.saved_to else "")
+    elif key.saved_to:
+        key_line = f"saved in {key.saved_to} (the `voicesmith` command uses it)"
+    else:
+        key_line = "create one with `voicesmith keys create` (the first one was printed when this data folder was new)"
+    return "\n".join([
+        f"voicesmith is ready on {base}",
+        f"  studio:   {base}/studio/",
+        f"  API docs: {base}/docs",
+        f"  API key:  {key_line}",
+        "  stop with Ctrl-C",
+    ])
 
 
 def _run_until_signal(main: Callable[[], None], cleanup: Callable[[], None]) -> None:
@@ -279,17 +324,18 @@ def _run_until_signal(main: Callable[[], None], cleanup: Callable[[], None]) -> 
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _api_server(host: str, port: int):  # noqa: ANN202 (a uvicorn.Server; uvicorn is imported lazily)
+def _api_server(host: str, port: int, log_level: str, on_ready: Callable[[], None]) -> uvicorn.Server:
     """uvicorn for the API, which also cuts the speech-engine warm-up short when told to stop.
 
     uvicorn serves only once the app's start-up (which loads the speech engine) has returned, and it holds a
     SIGINT/SIGTERM until then: without this, stopping a starting server waits for the whole warm-up.
     """
-    import uvicorn
-
-    from voicesmith.service.synthesis import cancel_warm_up
-
     class ApiServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_ready()
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             cancel_warm_up()
             super().handle_exit(sig, frame)
@@ -298,29 +344,28 @@ def _api_server(host: str, port: int):  # noqa: ANN202 (a uvicorn.Server; uvicor
                 # traceback); there are no connections yet for a forced exit to drop.
                 self.force_exit = False
 
-    return ApiServer(uvicorn.Config("voicesmith.api.app:create_app", factory=True, host=host, port=port))
+    # log_config=None: uvicorn logs through the configuration configure_logging() set up.
+    return ApiServer(uvicorn.Config("voicesmith.api.app:create_app", factory=True, host=host, port=port,
+                                    log_config=None, access_log=log_level == "debug"))
 
 
-def serve(host: str, port: int, with_worker: bool) -> None:
+def serve(host: str, port: int, with_worker: bool, log_level: str = "info") -> None:
     """The API server, plus the embedded worker unless with_worker is False."""
-    from voicesmith.jobs.supervisor import Supervisor
-    from voicesmith.store.db import migrate
-
-    _configure_logging()
+    configure_logging(log_level)
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    workers = WorkerGroup(worker_specs(1, nice=_EMBEDDED_NICE)) if with_worker else None
+    workers = WorkerGroup(worker_specs(1, nice=_EMBEDDED_NICE), log_level) if with_worker else None
     supervisor = Supervisor()
 
     def main() -> None:
         migrate()
-        _announce_key(host, port)
+        key = _announce_key(host, port)
         if workers is not None:
             workers.start()
         supervisor.start()
         # uvicorn handles SIGINT/SIGTERM itself for a graceful HTTP shutdown, then re-raises the
         # signal, which lands in our handler and unwinds into cleanup().
-        _api_server(host, port).run()
+        _api_server(host, port, log_level, lambda: print(banner(host, port, key), flush=True)).run()
 
     def cleanup() -> None:
         supervisor.stop()
@@ -330,14 +375,11 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     _run_until_signal(main, cleanup)
 
 
-def worker(concurrency: int) -> None:
+def worker(concurrency: int, log_level: str = "info") -> None:
     """A standalone worker: fine-tune and analysis worker processes plus the supervisor."""
-    from voicesmith.jobs.supervisor import Supervisor
-    from voicesmith.store.db import migrate
-
-    _configure_logging()
+    configure_logging(log_level)
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)
-    workers = WorkerGroup(worker_specs(concurrency))
+    workers = WorkerGroup(worker_specs(concurrency), log_level)
     supervisor = Supervisor()
 
     def main() -> None:

@@ -2,8 +2,8 @@
 
 Two `voicesmith worker` processes with separate data directories (two machines: nothing on disk in common)
 share a database, Redis as the broker and an S3 bucket (moto's real server) as the blob store. Worker A runs
-the job (the test-only slow pipeline, which checkpoints each step in its workdir) and is SIGKILLed; worker B
-claims it after the heartbeat timeout, gets the workdir from the bucket and finishes from A's checkpoint.
+the job (the fake trainer of slow_pipeline.py, which checkpoints each step in its workdir) and is SIGKILLed;
+worker B claims it after the heartbeat timeout, gets the workdir from the bucket and finishes from A's checkpoint.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import os
 import signal
 
 import psutil
-from tests.jobs.jobs_support import HEARTBEAT_TIMEOUT_S, make_jobs_env, wait_for
+from tests.worker.jobs_support import HEARTBEAT_TIMEOUT_S, make_jobs_env, wait_for
 
-from voicesmith.jobs import dispatch
+from voicesmith.service import background
 
 
 def test_a_job_killed_on_one_machine_resumes_on_another(tmp_path, redis_server_url, s3_server):
@@ -28,7 +28,7 @@ def test_a_job_killed_on_one_machine_resumes_on_another(tmp_path, redis_server_u
         ft_id = jobs.create_fine_tune(steps=40, step_s=0.25)  # its dataset file goes to the bucket
         assert s3.list_objects_v2(Bucket=bucket, Prefix="vs/datasets/")["KeyCount"] == 1
         worker_a = jobs.start_worker()
-        dispatch.enqueue_fine_tune(ft_id)
+        background.enqueue_fine_tune(ft_id)
 
         def stored_step() -> int:
             try:

@@ -1,6 +1,6 @@
 """Fine-tune jobs through a real broker (SQLite transport) and real `voicesmith worker` processes.
 
-The worker runs the test-only slow pipeline (tests/jobs/slow_pipeline.py): these tests are about the
+The worker runs the fake trainer (tests/worker/slow_pipeline.py): these tests are about the
 job machinery (states, progress, cancel, duplicate delivery), not about training.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.jobs.jobs_support import JobsEnv, wait_for
+from tests.worker.jobs_support import JobsEnv, wait_for
 
-from voicesmith.jobs import dispatch
+from voicesmith.service import background
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def jobs(shared_jobs_env: JobsEnv) -> JobsEnv:
 
 def test_job_goes_created_training_failed_with_progress(jobs: JobsEnv) -> None:
     ft_id = jobs.create_fine_tune(files=2)
-    dispatch.enqueue_fine_tune(ft_id)
+    background.enqueue_fine_tune(ft_id)
     assert jobs.fine_tune(ft_id)["dispatched_at"] is not None
 
     seen: list[tuple[str, str | None, float]] = []
@@ -53,7 +53,7 @@ def test_job_goes_created_training_failed_with_progress(jobs: JobsEnv) -> None:
 
 def test_cancel_stops_the_worker_within_seconds_and_releases_credits(jobs: JobsEnv) -> None:
     ft_id = jobs.create_fine_tune(steps=400)  # 100 s if not stopped
-    dispatch.enqueue_fine_tune(ft_id)
+    background.enqueue_fine_tune(ft_id)
     wait_for(lambda: jobs.fine_tune(ft_id)["progress"] > 0.01, 60, "training to start")
 
     # What DELETE /fine-tunes/{id} does: flag the row (service.fine_tunes.delete).
@@ -72,7 +72,7 @@ def test_duplicate_dispatch_runs_the_job_once(jobs: JobsEnv) -> None:
     # The worker runs two jobs at once, so duplicates could run side by side if the claim let them.
     ft_id = jobs.create_fine_tune(steps=12)
     for _ in range(4):
-        dispatch.enqueue_fine_tune(ft_id)
+        background.enqueue_fine_tune(ft_id)
     row = jobs.wait_status(ft_id, ("failed", "completed"), 60)
     assert row["error_code"] == "test_pipeline"
     time.sleep(2.0)  # let any straggling duplicate be delivered and dropped

@@ -4,7 +4,7 @@ Before it serves, the server loads the speech engine (onnxruntime, espeak-ng) on
 here, tens of seconds on a busy machine. A SIGTERM or Ctrl-C then must not tear the process down under that
 thread (a C++ runtime aborting: exit 134, "terminate called ..."), nor wait for the whole warm-up: the warm-up
 is cut short after the step under way. The timing varies from run to run, so the warm-up cases run twice. The
-embedded worker is left out (--no-worker) to keep that cheap; test_runner.py covers stopping it.
+embedded worker is left out (--no-worker) to keep that cheap; test_server.py covers stopping it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.jobs.jobs_support import VOICESMITH, free_port
+from tests.worker.jobs_support import VOICESMITH, free_port
 
 WARM_UP_BEGINS = "loading the speech engine"
 WARM_UP_CUT_SHORT = "warm-up cut short"

@@ -1,4 +1,8 @@
-"""The Celery application that runs fine-tunes and dataset analyses.
+"""The broker: the Celery application, its queues and task names, and sending a task by name.
+
+The service layer sends work through here (service/background.py); the worker (voicesmith/worker/)
+registers the tasks on `app` and consumes them. Neither side imports the other: a message is a task
+name and one id.
 
 Broker: `settings.broker_url`. The embedded default is kombu's SQLAlchemy transport on a SQLite file
 in the data directory (`sqla+sqlite:///<data>/broker.db`), which needs no server; scale-out sets
@@ -25,11 +29,10 @@ is harmless because a job is claimed in the database before it runs (service/tra
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from pathlib import Path
 
-from celery import Celery, signals
+from celery import Celery
 
 from voicesmith.config import get_settings
 
@@ -39,12 +42,10 @@ FINE_TUNE_QUEUE = "voicesmith.fine_tune"
 ANALYSIS_QUEUE = "voicesmith.analysis"
 FINE_TUNE_TASK = "voicesmith.run_fine_tune"
 ANALYSIS_TASK = "voicesmith.analyze_dataset"
+QUEUE_OF = {FINE_TUNE_TASK: FINE_TUNE_QUEUE, ANALYSIS_TASK: ANALYSIS_QUEUE}
 
-# Thread pools the engine sizes from the environment: the numeric libraries (read when each library
-# initialises, which in a pool process happens after the fork), and the engine's own knobs for
-# onnxruntime sessions and the trainer's rendering threads.
-_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VOICESMITH_ONNX_THREADS",
-               "VOICESMITH_TRAIN_THREADS")
+# Give up quickly: the caller is usually an HTTP request, and the supervisor's sweep re-sends fine-tunes.
+_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.5, "interval_max": 1.0}
 
 
 def is_sqlite_broker(url: str) -> bool:
@@ -81,7 +82,7 @@ def make_app() -> Celery:
         # and a long timeout keeps it rare.
         transport_options = {"visibility_timeout": 6 * 3600}
 
-    app = Celery("voicesmith", broker=broker, include=["voicesmith.jobs.tasks"])
+    app = Celery("voicesmith", broker=broker)
     app.conf.update(
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
@@ -90,15 +91,12 @@ def make_app() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_routes={
-            FINE_TUNE_TASK: {"queue": FINE_TUNE_QUEUE},
-            ANALYSIS_TASK: {"queue": ANALYSIS_QUEUE},
-        },
+        task_routes={task: {"queue": queue} for task, queue in QUEUE_OF.items()},
         task_default_queue=FINE_TUNE_QUEUE,
         task_serializer="json",
         accept_content=["json"],
         # A pool process that grew past this (KiB) after a job is replaced by a fresh one.
-        worker_max_memory_per_child=int(os.environ.get("VOICESMITH_WORKER_MAX_MEMORY_KB", 6 * 1024 * 1024)),
+        worker_max_memory_per_child=settings.worker_max_memory_kb,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_send_sent_event=False,
@@ -129,25 +127,16 @@ def sending_app() -> Celery:
     return _senders[url]
 
 
-def threads_per_job(concurrency: int) -> int:
-    """The cores this machine can give each of `concurrency` simultaneous jobs (at least one)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, concurrency))
+def send(task: str, object_id: str) -> bool:
+    """Send `task` for one object to its queue; False (logged, never raised) when the broker fails.
 
-
-@signals.celeryd_init.connect
-def _limit_threads(sender=None, instance=None, **_kwargs) -> None:  # noqa: ANN001 (Celery signal)
-    """Share the cores among the jobs this worker runs at once.
-
-    Runs in the worker's main process before the pool forks, so the pool processes inherit it. With
-    one job at a time the engine's own defaults already stay within the cores this process may use
-    (and the trainer also backs off by the load average); with N jobs each gets cores // N. A value
-    the operator set explicitly wins.
+    The job's row is already committed when this is called, and the sweep sends any fine-tune that no
+    worker picked up: the request that created the job must not fail because the doorbell did not ring.
     """
-    concurrency = int(getattr(instance, "concurrency", None) or 1)
-    if concurrency <= 1:
-        return
-    threads = str(threads_per_job(concurrency))
-    for name in _THREAD_ENV:
-        os.environ.setdefault(name, threads)
-    log.info("voicesmith worker %s: %d jobs at once, %s engine thread(s) each", sender, concurrency, threads)
+    try:
+        sending_app().send_task(task, args=[object_id], queue=QUEUE_OF[task], retry=True,
+                                retry_policy=_RETRY_POLICY)
+    except Exception:  # noqa: BLE001 (any broker failure: logged, and the sweep covers it)
+        log.exception("could not send %s for %s to the broker", task, object_id)
+        return False
+    return True

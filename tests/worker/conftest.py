@@ -1,18 +1,11 @@
-"""Fixtures for the job tests (helpers in jobs_support.py)."""
+"""Fixtures for the worker tests (helpers in jobs_support.py; `jobs_env` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from tests.jobs.jobs_support import JobsEnv, make_jobs_env
-
-
-@pytest.fixture()
-def jobs_env(tmp_path: Path) -> Iterator[JobsEnv]:
-    with make_jobs_env(tmp_path) as env:
-        yield env
+from tests.worker.jobs_support import JobsEnv, make_jobs_env
 
 
 @pytest.fixture(scope="module")

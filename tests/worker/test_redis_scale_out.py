@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 import redis
-from tests.jobs.jobs_support import free_port, make_jobs_env, wait_for
+from tests.worker.jobs_support import free_port, make_jobs_env, wait_for
 
 
 @pytest.fixture(scope="module")

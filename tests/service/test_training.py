@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from tests.jobs.jobs_support import COST, HEARTBEAT_TIMEOUT_S, JobsEnv
+from tests.worker.jobs_support import COST, HEARTBEAT_TIMEOUT_S, JobsEnv
 
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.service import training

@@ -155,7 +155,7 @@ def _reset_process_state() -> None:
 
 @contextlib.contextmanager
 def make_jobs_env(root: Path, **settings: str) -> Iterator[JobsEnv]:
-    """A private data dir whose fine-tunes run the test-only slow pipeline in real worker processes.
+    """A private data dir whose fine-tunes run the fake trainer (slow_pipeline.py) in real worker processes.
 
     The test process itself uses the same settings (database, broker) to create and inspect jobs.
     `settings` adds environment variables (e.g. VOICESMITH_BROKER_URL) for both.
@@ -172,7 +172,7 @@ def make_jobs_env(root: Path, **settings: str) -> Iterator[JobsEnv]:
            if k not in ("VOICESMITH_BROKER_URL", "VOICESMITH_DATABASE_URL", "VOICESMITH_BLOB_DIR")}
     env.update(ours)
     env.update({
-        "VOICESMITH_TEST_ONLY_FINE_TUNE_PIPELINE": "slow_pipeline:run",
+        "VOICESMITH_WORKER_APP": "slow_worker",
         "PYTHONPATH": os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p),
         "SLOW_PIPELINE_LOG": str(pipeline_log),
     })

@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.jobs.jobs_support import JobsEnv
+from tests.worker.jobs_support import JobsEnv
 
-from voicesmith.jobs.tasks import analyze_dataset
+from voicesmith.worker.analysis_job import analyze_dataset
 from voicesmith.service import dataset_analysis
 from voicesmith.service.training import utcnow
 from voicesmith.store.blobs import get_blob_store
