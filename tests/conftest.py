@@ -5,6 +5,7 @@
   admin API key for org "test"; `live_server.make_key(org)` / the `make_key` fixture give keys of other orgs.
 - `data_dir_switch(path)`: point this process's settings at a data directory (in-process tests).
 - `dispatched`: captures job hand-offs (enqueue_fine_tune / enqueue_dataset_analysis) instead of sending them.
+- `s3_server`, `redis_server_url`: moto's S3 server and a redis-server, started once per session.
 - `jobs_env`: a private data dir (database + SQLite broker) whose fine-tunes run a fake trainer in real worker
   processes (tests/worker/jobs_support.py).
 """
@@ -202,3 +203,25 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
 def make_key(live_server: LiveServer):
     """make_key(org, admin=False) -> API key of that org on the live server."""
     return live_server.make_key
+
+
+# Object store -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3-compatible server (moto's standalone server, a subprocess on a loopback port), one per session."""
+    from tests.s3_support import running_s3_server
+
+    with running_s3_server(tmp_path_factory.mktemp("moto") / "moto.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server_url():
+    """A real redis-server (tests/redis_support.py), one per session; skips if redis-server is not installed."""
+    from tests.redis_support import running_redis
+
+    with running_redis() as url:
+        if url is None:
+            pytest.skip("redis-server is not installed (apt-get install redis-server; ./run test does it)")
+        yield url

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from sqlalchemy.exc import IntegrityError
+
 from voicesmith.config import get_settings
 from voicesmith.service import keys
 from voicesmith.store.db import database_exists
@@ -81,5 +83,8 @@ def ensure_bootstrap_key() -> str | None:
     _migrate_db()
     if keys.count_keys() > 0:
         return None
-    _, secret = keys.create_key(BOOTSTRAP_ORG, "created on first start", is_admin=True)
+    try:
+        _, secret = keys.create_key(BOOTSTRAP_ORG, "created on first start", is_admin=True)
+    except IntegrityError:
+        return None  # several API nodes started at once on a fresh database: another one made (and printed) it
     return secret

@@ -26,6 +26,18 @@ class Settings:
     broker_url: str | None = None
     # Default: <data_dir>/blobs.
     blob_dir: Path | None = None
+    # Where blobs (uploads, voice artifacts, checkpoints) live: None for the filesystem at blob_dir, or
+    # "s3://bucket/prefix" for an S3-compatible object store. The S3 endpoint, region and credentials are boto3's
+    # own standard variables (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    # AWS_PROFILE...), read by boto3, not here.
+    blob_url: str | None = None
+    # With an object store: the node-local copy of the blobs this node read (the engine takes file paths;
+    # default <data_dir>/blob-cache), and the size it is trimmed back to (least recently used first).
+    blob_cache_dir: Path | None = None
+    blob_cache_bytes: int = 20 * 1024**3
+    # With an object store: how often a running fine-tune copies its new checkpoint files there (seconds;
+    # 0 = never), so that another machine resumes the job from them.
+    checkpoint_sync_s: float = 30.0
     # Credits: a fresh organisation's balance and what one fine-tune costs (charged on completion only).
     initial_credits: int = 1_000_000_000
     fine_tune_cost: int = 1_000_000
@@ -41,6 +53,9 @@ class Settings:
     # runs at RTF ~0.5, docs/benchmarks.md); 4 lets a client pipeline a few streams, and past that a fast 429
     # (which the SDKs retry) beats stuttering. Raise it on bigger hardware.
     tts_concurrency: int = 4
+    # With a Redis broker, the TTS limits are counted in Redis, across every API process. A process's slots are
+    # held by a lease it renews every third of this; a process that dies frees its slots this long after (>= 1).
+    tts_lease_ttl_s: float = 15.0
     # Synthesis steps run at once in the API process (None: as many as the cores hold without oversubscribing).
     tts_workers: int | None = None
     # Requests one API key may make per minute (a burst of this many, refilled at this/60 per second); more get
@@ -72,6 +87,9 @@ class Settings:
         if not self.broker_url:
             object.__setattr__(self, "broker_url", f"sqla+sqlite:///{data / 'broker.db'}")
         object.__setattr__(self, "blob_dir", Path(self.blob_dir or data / "blobs").resolve())
+        object.__setattr__(self, "blob_url", self.blob_url or None)
+        object.__setattr__(self, "blob_cache_dir", Path(self.blob_cache_dir or data / "blob-cache").resolve())
+        object.__setattr__(self, "tts_lease_ttl_s", max(1.0, self.tts_lease_ttl_s))
         object.__setattr__(self, "tts_concurrency", max(1, self.tts_concurrency))
         if self.tts_workers is not None:
             object.__setattr__(self, "tts_workers", max(1, self.tts_workers))

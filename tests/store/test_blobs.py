@@ -1,4 +1,5 @@
-"""The filesystem blob store: atomic writes, sizes and hashes, nothing left behind on failure."""
+"""The blob store, both backends (filesystem, and S3 against moto's real S3 server): atomic writes, sizes and
+hashes, nothing left behind on failure."""
 
 from __future__ import annotations
 
@@ -8,51 +9,70 @@ import os
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from voicesmith.store.blobs import BlobNotFound, BlobTooLarge, LocalBlobStore
+from voicesmith.store.blobs_s3 import S3BlobStore
+
+PART = 5 * 1024 * 1024  # S3's smallest part size, so the tests cross part boundaries with little data
 
 
-@pytest.fixture
-def store(tmp_path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "blobs")
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path):
+    if request.param == "local":
+        return LocalBlobStore(tmp_path / "blobs")
+    server = request.getfixturevalue("s3_server")
+    return S3BlobStore(server.new_bucket(), "pre/fix", tmp_path / "cache", part_bytes=PART, client=server.client())
 
 
-def _tmp_files(store: LocalBlobStore) -> list:
-    return list(store.tmp_dir.iterdir())
+def _leftovers(store) -> list:
+    """What interrupted writes left behind: temp files; with S3 also multipart uploads never completed."""
+    if isinstance(store, LocalBlobStore):
+        return list(store.tmp_dir.iterdir())
+    return list(store.cache_tmp.iterdir()) + store.incomplete_uploads()
 
 
-def test_put_stream_records_size_and_sha256(store):
-    data = os.urandom(3 * 1024 * 1024 + 17)
+@pytest.mark.parametrize("size", [3 * 1024 * 1024 + 17, 2 * PART + 123, 0])
+def test_put_stream_records_size_and_sha256(store, size):
+    data = os.urandom(size)
     info = store.put_stream("datasets/d1/f1", io.BytesIO(data))
     assert (info.size, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
     assert store.get_bytes("datasets/d1/f1") == data
     with store.open("datasets/d1/f1") as fh:
         assert fh.read(5) == data[:5]
-    assert store.exists("datasets/d1/f1") and store.local_path("datasets/d1/f1").is_file()
-    assert _tmp_files(store) == []
+    assert store.exists("datasets/d1/f1") and store.fetch("datasets/d1/f1").read_bytes() == data
+    assert _leftovers(store) == []
 
 
 def test_put_bytes_overwrites_atomically(store):
     store.put_bytes("voices/v", b"one")
+    assert store.get_bytes("voices/v") == b"one"
     store.put_bytes("voices/v", b"two")
     assert store.get_bytes("voices/v") == b"two"
+    assert store.fetch("voices/v").read_bytes() == b"two"
 
 
 def test_too_large_leaves_nothing(store):
     with pytest.raises(BlobTooLarge):
         store.put_stream("a/b", io.BytesIO(b"x" * 2000), max_bytes=1000)
-    assert not store.exists("a/b") and _tmp_files(store) == []
+    assert not store.exists("a/b") and _leftovers(store) == []
+
+
+def test_too_large_after_parts_were_sent_leaves_nothing(store):
+    with pytest.raises(BlobTooLarge):
+        store.put_stream("a/big", io.BytesIO(os.urandom(3 * PART)), max_bytes=2 * PART + 1)
+    assert not store.exists("a/big") and _leftovers(store) == []
 
 
 def test_writer_without_commit_leaves_nothing(store):
     with store.writer("a/c") as w:
         w.write(b"partial")
-        assert len(_tmp_files(store)) == 1
-    assert not store.exists("a/c") and _tmp_files(store) == []
+        w.write(os.urandom(PART))  # with S3, a multipart upload is under way now
+    assert not store.exists("a/c") and _leftovers(store) == []
     w = store.writer("a/d")
     w.write(b"x")
     w.abort()
-    assert _tmp_files(store) == []
+    assert _leftovers(store) == []
     with pytest.raises(RuntimeError):
         w.write(b"y")
 
@@ -60,27 +80,63 @@ def test_writer_without_commit_leaves_nothing(store):
 def test_delete_and_missing(store):
     store.put_bytes("datasets/d2/f1", b"1")
     store.put_bytes("datasets/d2/f2", b"2")
+    store.put_bytes("datasets/d22/f3", b"3")
     store.delete("datasets/d2/f1")
     store.delete("datasets/d2/f1")  # idempotent
     with pytest.raises(BlobNotFound):
         store.get_bytes("datasets/d2/f1")
+    with pytest.raises(BlobNotFound):
+        store.fetch("datasets/d2/f1")
+    assert store.list_keys("datasets/d2") == ["datasets/d2/f2"]
     store.delete_prefix("datasets/d2")
-    assert not store.exists("datasets/d2/f2")
+    assert not store.exists("datasets/d2/f2") and store.list_keys("datasets/d2") == []
+    assert store.get_bytes("datasets/d22/f3") == b"3"  # a prefix is a folder, not a string prefix
+
+
+def test_files_in_and_out(store, tmp_path):
+    src = tmp_path / "src.bin"
+    data = os.urandom(PART + 5)
+    src.write_bytes(data)
+    info = store.put_file("ck/ft/a.npy", src)
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    dest = tmp_path / "restored" / "deep" / "a.npy"
+    assert store.get_file("ck/ft/a.npy", dest) == len(data) and dest.read_bytes() == data
+    with pytest.raises(BlobNotFound):
+        store.get_file("ck/ft/missing", tmp_path / "m")
+    assert not (tmp_path / "m").exists()
 
 
 @pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", ".tmp/x", "./a"])
 def test_rejects_unsafe_keys(store, key):
     with pytest.raises(ValueError):
-        store.local_path(key)
+        store.writer(key)
+    with pytest.raises(ValueError):
+        store.fetch(key)
 
 
 def test_sweep_removes_only_stale_temp_files(store):
-    stale = store.tmp_dir / "old.part"
-    stale.write_bytes(b"x")
-    old = time.time() - 7200
-    os.utime(stale, (old, old))
+    tmp_dir = store.tmp_dir if isinstance(store, LocalBlobStore) else store.cache_tmp
     fresh = store.writer("a/e")
-    fresh.write(b"in progress")
-    assert store.sweep_temp(older_than_s=3600) == 1
-    assert not stale.exists() and len(_tmp_files(store)) == 1
+    fresh.write(os.urandom(PART + 1))
+    if isinstance(store, LocalBlobStore):
+        began = time.time()
+    else:
+        # The multipart upload is begun by an upload thread; when, by the store's clock (moto says 2010 for all).
+        deadline = time.monotonic() + 30
+        while not (uploads := store.incomplete_uploads()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        began = uploads[0]["Initiated"].timestamp()
+    stale = tmp_dir / "old.part"
+    stale.write_bytes(b"x")
+    os.utime(stale, (began - 7200, began - 7200))
+    assert store.sweep_temp(older_than_s=time.time() - began + 3600) == 1
+    assert not stale.exists()
+    assert len(_leftovers(store)) == 1  # the fresh writer's temp file, or its multipart upload
+    if isinstance(store, S3BlobStore):
+        assert store.sweep_temp(older_than_s=0) == 1  # a crashed writer's upload, once old enough, is aborted
+        assert _leftovers(store) == []
+        with pytest.raises(ClientError):  # NoSuchUpload: the sweep took it
+            fresh.commit()
     fresh.abort()
+    assert _leftovers(store) == []

@@ -6,61 +6,19 @@ installed; skips otherwise.
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
+from tests.pg_support import PostgresUnavailable, running_postgres
 from tests.wav_support import wav_bytes
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
 
 
 @pytest.fixture(scope="module")
 def pg_url():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'voicesmith[postgres]')")
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the cluster")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    # Not under pytest's tmp dir: that is private to root, and the cluster runs as 'postgres'.
-    base = Path(tempfile.mkdtemp(prefix="voicesmith-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    if run_as:
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-    init = subprocess.run([*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-                          capture_output=True, text=True)
-    assert init.returncode == 0, init.stderr
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"),
-                    "-o", f"-k {sock} -c listen_addresses='' -c fsync=off", "start"], check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@/postgres?host={sock}"
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+        with running_postgres() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def test_migrations_and_services_on_postgres(pg_url, tmp_path, data_dir_switch, dispatched):

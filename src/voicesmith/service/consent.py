@@ -314,7 +314,7 @@ def verify_upload(upload: PendingUpload, filename: str, *, api_key_id: str | Non
     info = upload.writer.commit()
     store = get_blob_store()
     try:
-        clip = Clip(store.local_path(info.key), filename, info.sha256, blob_key=info.key)
+        clip = Clip(store.fetch(info.key), filename, info.sha256, blob_key=info.key)
         attempt = _verify(upload.org_id, upload.dataset_id, clip, api_key_id=api_key_id, challenge_id=None,
                           reference=lambda: _training_reference(upload.dataset_id))
     except BaseException:

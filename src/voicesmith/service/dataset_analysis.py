@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from sqlalchemy import func, select, update
 
-from voicesmith.store.blobs import get_blob_store
+from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import Dataset, DatasetFile, as_utc, utcnow
 
@@ -97,19 +97,27 @@ def dataset_audio(dataset_id: str) -> list[AudioEntry] | None:
         files = list(
             s.scalars(select(DatasetFile).where(DatasetFile.dataset_id == dataset_id).order_by(DatasetFile.seq))
         )
-    transcripts = pair_transcripts(files, lambda f: _read_text(store.local_path(f.blob_key)))
-    return [
-        AudioEntry(
-            file_id=f.id,
-            path=store.local_path(f.blob_key),
-            filename=f.filename,
-            content_type=f.content_type,
-            transcript=transcripts.get(f.id),
-            analysis=f.analysis,
-        )
-        for f in files
-        if not is_transcript_file(f.filename)
-    ]
+
+    def read(f: DatasetFile) -> str:
+        try:
+            return _read_text(store.fetch(f.blob_key))
+        except BlobNotFound:
+            raise FileNotFoundError(f.blob_key) from None
+
+    transcripts = pair_transcripts(files, read)
+    entries = []
+    for f in files:
+        if is_transcript_file(f.filename):
+            continue
+        try:
+            # A file path for the engine: the blob itself, or this node's cached copy of it (object store).
+            path = store.fetch(f.blob_key)
+        except BlobNotFound:
+            log.info("file %s of dataset %s was deleted meanwhile; left out", f.id, dataset_id)
+            continue
+        entries.append(AudioEntry(file_id=f.id, path=path, filename=f.filename, content_type=f.content_type,
+                                  transcript=transcripts.get(f.id), analysis=f.analysis))
+    return entries
 
 
 def store_file_analysis(dataset_id: str, file_id: str, analysis: dict) -> None:

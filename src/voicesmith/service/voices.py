@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from voicesmith.engine import stock
@@ -17,7 +18,7 @@ from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, N
 from voicesmith.service.ids import is_uuid
 from voicesmith.service.languages import default_country, parse_language_filter
 from voicesmith.service.pagination import Page, PageRequest, paginate
-from voicesmith.store.blobs import get_blob_store
+from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import ConsentAttempt, Voice, utcnow
 
@@ -154,8 +155,10 @@ class _ArtifactCache:
     def get(self, key: str) -> VoiceArtifact:
         store = get_blob_store()
         try:
-            stamp = store.local_path(key).stat().st_mtime_ns
-        except FileNotFoundError:
+            # With an object store, fetch() keeps the artifact on this node after the first use.
+            path = store.fetch(key)
+            stamp = path.stat().st_mtime_ns
+        except (BlobNotFound, FileNotFoundError):
             raise NotFound(f"The voice's data ({key}) is missing from the blob store.",
                            error_code="voice_artifact_missing") from None
         with self._lock:
@@ -163,7 +166,7 @@ class _ArtifactCache:
             if hit is not None:
                 self._items.move_to_end((key, stamp))
                 return hit
-        artifact = VoiceArtifact.from_bytes(store.get_bytes(key))
+        artifact = VoiceArtifact.from_bytes(path.read_bytes())
         with self._lock:
             self._items[(key, stamp)] = artifact
             while len(self._items) > self._size:
@@ -259,6 +262,16 @@ def delete_blobs(voice: Voice) -> None:
 def seed_stock_voices() -> int:
     """Add or refresh the engine's stock voices; returns how many there are."""
     voices = stock.stock_voices()
+    try:
+        _write_stock_voices(voices)
+    except IntegrityError:
+        # Another API node seeded the same rows at the same moment (several nodes starting at once on PostgreSQL):
+        # once more, now updating the rows it inserted.
+        _write_stock_voices(voices)
+    return len(voices)
+
+
+def _write_stock_voices(voices: list) -> None:
     store = get_blob_store()
     with session_scope() as session:
         for sv in voices:
@@ -276,7 +289,6 @@ def seed_stock_voices() -> int:
             row.name, row.description, row.language = sv.name, sv.description, sv.language
             row.gender = normalise_gender(sv.gender)
             row.engine_model = sv.artifact.engine_model
-    return len(voices)
 
 
 # Creating voices from audio -------------------------------------------------------------------

@@ -1,8 +1,13 @@
-"""Blob storage for uploads and voice artifacts: a key → bytes store on the local filesystem.
+"""Blob storage for uploads, voice artifacts and fine-tune checkpoints: a key → bytes store.
 
-Writes go to a temp file inside the store (same filesystem), are fsynced, then atomically renamed,
-so a reader never sees a partial blob and a crash leaves only a temp file that startup sweeps away.
-Data is streamed in chunks: nothing is ever held whole in memory.
+Two backends with one interface: LocalBlobStore (a directory, the default) and S3BlobStore
+(store/blobs_s3.py, selected by VOICESMITH_BLOB_URL=s3://bucket/prefix). Callers that need a file
+path (the engine reads files) ask `fetch(key)`: the blob itself on the filesystem, a node-local
+cached copy with S3.
+
+Local writes go to a temp file inside the store (same filesystem), are fsynced, then atomically
+renamed, so a reader never sees a partial blob and a crash leaves only a temp file that startup
+sweeps away. Data is streamed in chunks: nothing is ever held whole in memory.
 """
 
 from __future__ import annotations
@@ -13,41 +18,15 @@ import shutil
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Union
 
 from voicesmith.config import get_settings
-
-_CHUNK = 1024 * 1024
-_TMP_DIR = ".tmp"
-
-
-class BlobTooLarge(Exception):
-    """The data exceeded the max_bytes limit; nothing was stored."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(f"blob exceeds {max_bytes} bytes")
-        self.max_bytes = max_bytes
-
-
-class BlobNotFound(KeyError):
-    pass
-
-
-@dataclass(frozen=True)
-class BlobInfo:
-    key: str
-    size: int
-    sha256: str
-
-
-def _check_key(key: str) -> str:
-    parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts) or parts[0] == _TMP_DIR:
-        raise ValueError(f"invalid blob key {key!r}")
-    return key
+# BlobInfo, BlobNotFound and BlobTooLarge are imported from here by the rest of voicesmith.
+from voicesmith.store.blob_common import (CHUNK, TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key,
+                                         copy_atomically)
+from voicesmith.store.blobs_s3 import S3BlobStore
 
 
 class BlobWriter:
@@ -55,7 +34,7 @@ class BlobWriter:
 
     def __init__(self, store: "LocalBlobStore", key: str, max_bytes: int | None) -> None:
         self._store = store
-        self.key = _check_key(key)
+        self.key = check_key(key)
         self._max = max_bytes
         self._hash = hashlib.sha256()
         self.size = 0
@@ -118,27 +97,54 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalBlobStore:
+    # Blobs live on this machine's filesystem (or a shared mount): fetch() is free, nothing is cached.
+    remote = False
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.tmp_dir = self.root / _TMP_DIR
+        self.tmp_dir = self.root / TMP_DIR
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def local_path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
+
+    def fetch(self, key: str) -> Path:
+        """A readable file holding the blob (here: the blob itself); raises BlobNotFound."""
+        path = self.local_path(key)
+        if not path.is_file():
+            raise BlobNotFound(key)
+        return path
+
+    def put_file(self, key: str, path: Path) -> BlobInfo:
+        with open(path, "rb") as fh:
+            return self.put_stream(key, fh)
+
+    def get_file(self, key: str, dest: Path) -> int:
+        """Copy the blob to `dest` (atomically: a temp file beside it, then a rename); returns its size."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.open(key) as src:
+            return copy_atomically(src, dest, dest.parent)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every blob key under `prefix/` (sorted)."""
+        top = self.local_path(prefix.rstrip("/"))
+        if not top.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in top.rglob("*") if p.is_file())
 
     def writer(self, key: str, max_bytes: int | None = None) -> BlobWriter:
         return BlobWriter(self, key, max_bytes)
 
     def put_stream(self, key: str, fileobj: BinaryIO, max_bytes: int | None = None) -> BlobInfo:
         with self.writer(key, max_bytes) as w:
-            while chunk := fileobj.read(_CHUNK):
+            while chunk := fileobj.read(CHUNK):
                 w.write(chunk)
             return w.commit()
 
     def put_bytes(self, key: str, data: bytes) -> BlobInfo:
         with self.writer(key) as w:
-            for i in range(0, len(data), _CHUNK):
-                w.write(memoryview(data)[i : i + _CHUNK])
+            for i in range(0, len(data), CHUNK):
+                w.write(memoryview(data)[i : i + CHUNK])
             return w.commit()
 
     def get_bytes(self, key: str) -> bytes:
@@ -179,19 +185,37 @@ class LocalBlobStore:
         return removed
 
 
-# What the rest of voicesmith codes against; the local filesystem is the only backend today.
-BlobStore = LocalBlobStore
+# What the rest of voicesmith codes against: either backend.
+BlobStore = Union[LocalBlobStore, S3BlobStore]
 
 _store_lock = threading.Lock()
 
 
+class BadBlobUrl(ValueError):
+    pass
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix` → ("bucket", "some/prefix"); raises BadBlobUrl."""
+    scheme, sep, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not sep or not bucket:
+        raise BadBlobUrl(f"VOICESMITH_BLOB_URL must look like s3://bucket or s3://bucket/prefix, not {url!r}")
+    return bucket, prefix.strip("/")
+
+
 @lru_cache(maxsize=8)
-def _store_for(root: str) -> LocalBlobStore:
-    return LocalBlobStore(Path(root))
+def _store_for(root: str, url: str | None, cache_dir: str, cache_bytes: int) -> BlobStore:
+    if url is None:
+        return LocalBlobStore(Path(root))
+    bucket, prefix = parse_s3_url(url)
+    return S3BlobStore(bucket, prefix, Path(cache_dir), cache_bytes=cache_bytes)
 
 
 def get_blob_store() -> BlobStore:
-    """The blob store for the configured data directory (one per directory, so tests can switch)."""
+    """The configured blob store (one per configuration, so tests can switch)."""
+    settings = get_settings()
     with _store_lock:
-        return _store_for(str(get_settings().blob_dir))
+        return _store_for(str(settings.blob_dir), settings.blob_url, str(settings.blob_cache_dir),
+                          settings.blob_cache_bytes)
 

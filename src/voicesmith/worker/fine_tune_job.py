@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicesmith.config import get_settings
-from voicesmith.service import dataset_analysis, training
+from voicesmith.service import checkpoints, dataset_analysis, training
 from voicesmith.service.errors import in_words
 from voicesmith.worker.trainer import (AudioFile, Cancelled, DatasetRejected, FineTuneRequest, FineTuneResult,
                                       ProgressUpdate, Trainer)
@@ -140,13 +140,16 @@ def run_fine_tune(fine_tune_id: str, node: str, trainer: Trainer) -> Outcome:
     watch = Watch(fine_tune_id, worker_id)
     watch.start()
     try:
-        outcome = _train(claim, watch, workdir, trainer)
+        # With an object store, the workdir comes from (and goes to) the blob store: another machine resumes.
+        with checkpoints.synced_workdir(fine_tune_id, worker_id, workdir, lambda: not watch.lost.is_set()):
+            outcome = _train(claim, watch, workdir, trainer)
     finally:
         watch.close()
     if outcome.status != "lost":
         # The job has ended: its checkpoints are of no further use. A lost job's workdir belongs
         # to the worker that took it over.
         shutil.rmtree(workdir, ignore_errors=True)
+        checkpoints.discard(fine_tune_id)
     log.info("fine-tune %s: %s %s", fine_tune_id, outcome.status, outcome.detail)
     return outcome
 
