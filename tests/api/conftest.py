@@ -70,7 +70,8 @@ def api(tmp_path_factory, data_dir_switch) -> Iterator[Api]:
             state.dispatched.append((func_name, object_id))
             return True
 
-        mp.setattr(background, "_call", capture)
+        for name in ("enqueue_fine_tune", "enqueue_dataset_analysis"):
+            mp.setattr(background, name, lambda object_id, name=name: capture(name, object_id))
         with TestClient(create_app(), raise_server_exceptions=False) as client:
             state.client = client
             yield state

@@ -162,3 +162,24 @@ def test_too_large_upload_is_413_and_leaves_nothing(api, data_dir_switch):
         assert _upload(api, ds["id"], b"\0" * 4000).status_code == 204
     assert len(api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]) == 1
     assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
+
+
+def test_uploaded_files_play_back_to_their_owner_only(api):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    ds = _create(api, org="player", name="listen")
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(2400, np.float32), 24000, format="WAV", subtype="PCM_16")
+    wav = buf.getvalue()
+    assert _upload(api, ds["id"], wav, filename="hello.wav", org="player").status_code == 204
+    file_id = api.client.get(f"/datasets/{ds['id']}/files", headers=api.h("player")).json()["data"][0]["id"]
+    r = api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio", headers=api.h("player"))
+    assert r.status_code == 200 and r.content == wav and r.headers["content-type"] == "audio/wav"
+    r = api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio", headers=api.h("stranger"))
+    assert r.status_code == 404 and r.json()["error_code"] == "dataset_not_found"
+    r = api.client.get(f"/datasets/{ds['id']}/files/file_nope/audio", headers=api.h("player"))
+    assert r.status_code == 404 and r.json()["error_code"] == "file_not_found"
+    assert api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio").status_code == 401

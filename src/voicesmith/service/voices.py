@@ -19,7 +19,7 @@ from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, N
 from voicesmith.service.ids import is_uuid, new_uuid
 from voicesmith.service.languages import default_country, parse_language_filter, validate_language
 from voicesmith.service.pagination import Page, PageRequest, paginate
-from voicesmith.store.blobs import get_blob_store
+from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import Voice, utcnow
 
@@ -105,6 +105,19 @@ def list_all(org_id: str, f: VoiceFilter = VoiceFilter()) -> list[Voice]:
 def get(org_id: str, voice_id: str) -> Voice:
     with session_scope() as session:
         return _find_visible(session, org_id, voice_id)
+
+
+def preview_audio(org_id: str, voice_id: str) -> bytes:
+    """The WAV sample a fine-tune stored for one of its voices (stock and cloned voices have none)."""
+    with session_scope() as session:
+        key = _find_visible(session, org_id, voice_id).preview_key
+    try:
+        if key:
+            return get_blob_store().get_bytes(key)
+    except BlobNotFound:
+        pass
+    raise NotFound(f"Voice {voice_id} has no stored preview; synthesize one with POST /tts/bytes.",
+                   error_code="preview_not_found")
 
 
 _UNSET = object()
