@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.api.wav_support import TINY_WAV, wav_bytes
+
 import hashlib
 
 import pytest
@@ -76,7 +78,7 @@ def test_pagination_parameter_errors(api):
 
 def test_upload_list_delete_files(api):
     ds = _create(api)
-    blobs = [b"RIFF" + bytes([i]) * (1000 + i) for i in range(3)]
+    blobs = [wav_bytes(0.05 + 0.01 * i, 200 + i) for i in range(3)]
     for i, blob in enumerate(blobs):
         r = _upload(api, ds["id"], blob, filename=f"clip{i}.wav")
         assert r.status_code == 204 and r.content == b"", r.text
@@ -104,7 +106,7 @@ def test_upload_list_delete_files(api):
 
 def test_upload_without_purpose_defaults_to_fine_tune_and_keeps_utf8_names(api):
     ds = _create(api)
-    r = _upload(api, ds["id"], b"x" * 10, filename="é clip.wav", purpose=None, path_suffix="/")
+    r = _upload(api, ds["id"], TINY_WAV, filename="é clip.wav", purpose=None, path_suffix="/")
     assert r.status_code == 204, r.text
     files = api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]
     assert files[0]["filename"] == "é clip.wav"
@@ -122,6 +124,17 @@ def test_upload_errors(api):
     assert r.status_code == 415 and r.json()["error_code"] == "unsupported_media_type"
     r = _upload(api, "dataset_missing", b"abc")
     assert r.status_code == 404
+    # A text file renamed .wav is refused at upload, in words a person can act on, and nothing is stored.
+    r = _upload(api, ds["id"], b"Dear diary, this is not a recording at all. " * 40, filename="notes.wav")
+    body = r.json()
+    assert r.status_code == 400 and body["error_code"] == "invalid_audio", body
+    assert "notes.wav" in body["message"] and "/" not in body["message"].replace("notes.wav", "")
+    assert "errno" not in body["message"].lower() and "[" not in body["message"]
+    # Files not named as audio (transcripts, other kinds) are left to the dataset analysis.
+    assert _upload(api, ds["id"], b"hello there", filename="clip.txt").status_code == 204
+    r = api.client.delete(f"/datasets/{ds['id']}/files/" + api.client.get(
+        f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"][0]["id"], headers=api.h())
+    assert r.status_code == 204
     assert api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"] == []
     assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
 
@@ -159,7 +172,7 @@ def test_too_large_upload_is_413_and_leaves_nothing(api, data_dir_switch):
         big = b"\0" * 3 * 1024 * 1024  # also when Content-Length gives it away up front
         r = _upload(api, ds["id"], big)
         assert r.status_code == 413
-        assert _upload(api, ds["id"], b"\0" * 4000).status_code == 204
+        assert len(TINY_WAV) < 4000 and _upload(api, ds["id"], TINY_WAV).status_code == 204
     assert len(api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"]) == 1
     assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.api.wav_support import TINY_WAV
+
 import pytest
 
 COST = 1_000_000  # config default: VOICESMITH_FINE_TUNE_COST
@@ -9,7 +11,7 @@ COST = 1_000_000  # config default: VOICESMITH_FINE_TUNE_COST
 
 def _dataset_with_file(api, org="acme") -> str:
     ds = api.client.post("/datasets", json={"name": "ds", "description": ""}, headers=api.h(org)).json()["id"]
-    r = api.client.post(f"/datasets/{ds}/files", files={"file": ("a.wav", b"RIFF1234", "audio/wav")},
+    r = api.client.post(f"/datasets/{ds}/files", files={"file": ("a.wav", TINY_WAV, "audio/wav")},
                         data={"purpose": "fine_tune"}, headers=api.h(org))
     assert r.status_code == 204
     return ds

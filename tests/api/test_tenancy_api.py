@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from tests.api.wav_support import TINY_WAV
+
 
 def test_cross_org_isolation(api):
     a, b = "tenant-a", "tenant-b"
     ds = api.client.post("/datasets", json={"name": "a's", "description": ""}, headers=api.h(a)).json()["id"]
-    api.client.post(f"/datasets/{ds}/files", files={"file": ("x.wav", b"RIFFdata", "audio/wav")}, headers=api.h(a))
+    api.client.post(f"/datasets/{ds}/files", files={"file": ("x.wav", TINY_WAV, "audio/wav")}, headers=api.h(a))
     file_id = api.client.get(f"/datasets/{ds}/files", headers=api.h(a)).json()["data"][0]["id"]
     ft = api.client.post("/fine-tunes", json={"name": "f", "description": "", "language": "en", "model_id": "sonic-2",
                                               "dataset": ds}, headers=api.h(a)).json()["id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.api.wav_support import TINY_WAV
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -62,7 +64,7 @@ def test_api_keys_list_and_get(api):
 def _fine_tune(api, org: str) -> str:
     h = api.h(org)
     ds = api.client.post("/datasets", json={"name": "ds", "description": ""}, headers=h).json()["id"]
-    r = api.client.post(f"/datasets/{ds}/files", files={"file": ("a.wav", b"RIFF1234", "audio/wav")},
+    r = api.client.post(f"/datasets/{ds}/files", files={"file": ("a.wav", TINY_WAV, "audio/wav")},
                         data={"purpose": "fine_tune"}, headers=h)
     assert r.status_code == 204
     body = {"name": "ft", "description": "", "language": "en", "model_id": "sonic-2", "dataset": ds}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from pathlib import Path, PurePosixPath
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from voicesmith.config import get_settings
+from voicesmith.engine.audio import AudioDecodeError, probe_audio
 from voicesmith.service import background
 from voicesmith.service.errors import Conflict, InvalidRequest, NotFound
 from voicesmith.service.ids import new_id
@@ -21,6 +23,10 @@ from voicesmith.store.models import Dataset, DatasetFile, FineTune
 log = logging.getLogger(__name__)
 
 FILE_PURPOSES = ("fine_tune",)
+# Names that say "audio": such a file must decode at upload, so a text file renamed .wav is refused at once.
+# Other files (transcripts, unknown kinds) are judged by the dataset analysis.
+AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".webm", ".aif",
+                            ".aiff", ".aac", ".mp4"})
 ACTIVE_FINE_TUNE_STATES = ("created", "training")
 
 
@@ -115,6 +121,7 @@ def finish_upload(upload: PendingUpload, filename: str, purpose: str | None, con
         raise InvalidRequest("The uploaded file is empty.", error_code="empty_file")
     info = upload.writer.commit()
     try:
+        _check_audio(filename, get_blob_store().local_path(info.key))
         with session_scope() as session:
             ds = owned(session, upload.org_id, upload.dataset_id)
             row = DatasetFile(id=upload.file_id, dataset_id=ds.id, filename=filename, purpose=purpose,
@@ -126,6 +133,21 @@ def finish_upload(upload: PendingUpload, filename: str, purpose: str | None, con
         raise
     background.enqueue_dataset_analysis(upload.dataset_id)
     return row
+
+
+def _check_audio(filename: str, path: Path) -> None:
+    """Refuse a file named as audio that is not audio. The decoder's own words are not shown: they name
+    server paths and error numbers."""
+    if PurePosixPath(filename.lower()).suffix not in AUDIO_SUFFIXES:
+        return
+    try:
+        info = probe_audio(path)
+    except (AudioDecodeError, OSError):
+        info = None
+    if info is None or info.duration_s <= 0:
+        raise InvalidRequest(
+            f"“{filename}” is not audio this server can read: it may be another kind of file renamed, or damaged. "
+            "Nothing was stored; export it again as WAV, FLAC or MP3.", error_code="invalid_audio", title="Not audio")
 
 
 def list_files(org_id: str, dataset_id: str, page: PageRequest) -> Page[DatasetFile]:
