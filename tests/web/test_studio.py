@@ -16,7 +16,6 @@ import os
 import re
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -387,6 +386,26 @@ def test_an_uploaded_recording_plays_in_the_page(studio, api, network, dataset):
     expected = sf.info(str(next(p for p in dataset["wavs"] if p.name == target["filename"]))).duration
     assert abs(duration - expected) < 0.1
     assert q(studio, "#player-caption").text == f"Now playing: {target['filename']}"
+
+
+def test_a_dropped_file_uploads_and_removing_it_asks_first(studio, api, network, dataset, speech_data):
+    clip = speech_data / "wav" / "allison_en" / "activated.wav"
+    studio.execute_script(DROP_FILE, q(studio, "#drop-zone"), clip.name, base64.b64encode(clip.read_bytes()).decode())
+    wait_for(lambda: [r.get_attribute("data-state") for r in qa(studio, "#upload-rows li")] == ["done"]
+             and q(studio, "#upload-overall-text").text == "100%", 30, "the dropped file uploaded")
+    dropped = wait_for(lambda: next((f for f in api.all(f"/datasets/{dataset['id']}/files")
+                                     if f["filename"] == clip.name), None), 10, "the dropped file stored")
+    row = wait_for(lambda: qa(studio, f'#file-rows tr[data-file-id="{dropped["id"]}"]'), 10, "its row")[0]
+    remove = q(row, "button:not(.play)")
+    click(studio, remove)
+    click(studio, q(confirm(studio, clip.name), "#confirm-no"))
+    assert api.get(f"/datasets/{dataset['id']}/files").json()["data"][-1]["id"] == dropped["id"]  # still there
+    click(studio, q(q(studio, f'#file-rows tr[data-file-id="{dropped["id"]}"]'), "button:not(.play)"))
+    click(studio, q(confirm(studio, clip.name), "#confirm-yes"))
+    wait_for(lambda: dropped["id"] not in {f["id"] for f in api.all(f"/datasets/{dataset['id']}/files")}, 10,
+             "the file removed")
+    deletes = wait_for(lambda: network.matching("DELETE", rf"/files/{dropped['id']}$"), 5, "the DELETE")
+    assert deletes[-1]["status"] == 204
 
 
 def test_the_quality_report_shows_usable_speech_against_the_minimum(studio, api, dataset):
