@@ -424,6 +424,68 @@ def test_the_quality_report_shows_usable_speech_against_the_minimum(studio, api,
     assert len(verdicts) == UPLOADS and set(verdicts) <= {"ok", "flagged"}
 
 
+def check_ab(studio, network, samples) -> dict:
+    """Plays the real clip and the first voice of the first held-out sentence; returns their durations."""
+    blocks = wait_for(lambda: qa(studio, "#ft-ab .ab-sample"), 30, "the A/B samples")
+    assert [q(b, ".ab-text").text for b in blocks] == [f"“{s['text']}”" for s in samples]
+    buttons = qa(blocks[0], "button.ab")
+    assert [b.get_attribute("data-who") for b in buttons] == ["real"] + [v["voice_id"] for v in samples[0]["voices"]]
+    durations = {}
+    for button in (buttons[0], buttons[1]):
+        who = button.get_attribute("data-who")
+        click(studio, button)
+        wait_for(lambda: q(studio, "#player").get_attribute("data-playing") == who
+                 and q(studio, "#player-caption").text.startswith("Now playing"), 20, f"{who} in the player")
+        durations[who] = wait_for(lambda: player_duration(studio), 10, f"{who} decoded")
+    real_calls = network.matching("GET", r"/samples/0/real$")
+    voice_calls = network.matching("GET", rf"/samples/0/voices/{buttons[1].get_attribute('data-who')}$")
+    assert real_calls[-1]["status"] == 200 and voice_calls[-1]["status"] == 200
+    return {"real": durations["real"], "voice": durations[buttons[1].get_attribute("data-who")]}
+
+
+def test_a_stored_fine_tune_plays_its_real_clips_and_voices_side_by_side(studio, api, network, live_server,
+                                                                         data_dir_switch, speech_data):
+    """The fast sibling of the tiny fine-tune below: a completed fine-tune stored through the service layer
+    (as a worker stores one) in the live server's own database, with real recordings as its clips."""
+    from sqlalchemy import select
+
+    from voicesmith.engine.voice import VoiceArtifact
+    from voicesmith.service import training
+    from voicesmith.service.ids import new_id
+    from voicesmith.service.models import resolve_model
+    from voicesmith.store.db import session_scope
+    from voicesmith.store.models import FineTune, Organization, utcnow
+
+    clips = sorted((speech_data / "wav" / "allison_en").glob("*.wav"))[:4]
+    texts = ["The first held-out sentence.", "The second held-out sentence."]
+    name = f"stored voice {uuid.uuid4().hex[:6]}"
+    rng = np.random.default_rng(3)
+    worker = "web-test/1/stored"
+    with data_dir_switch(live_server.data_dir):
+        with session_scope() as s:
+            org = s.scalar(select(Organization).where(Organization.name == "studio"))
+            ft_id = new_id("fine_tune")
+            s.add(FineTune(id=ft_id, org_id=org.id, dataset_id="dataset_stored", name=name, language="en",
+                           model_id="sonic-3", engine_model=resolve_model("sonic-3"), status="training", stage="evaluate",
+                           progress=0.9, attempts=1, worker_id=worker, heartbeat_at=utcnow(), started_at=utcnow()))
+        voices = [training.NewVoice(f"{name} {k}", "", VoiceArtifact(rng.normal(size=(510, 256)).astype(np.float32)),
+                                    samples=(clips[2 + k].read_bytes(), clips[3 - k].read_bytes())) for k in range(2)]
+        report = {"floor": {"voice": "stock_x", "similarity": 0.6}, "ceiling": {"similarity": 0.9},
+                  "voices": [{"key": "match", "similarity": 0.8, "gap_closed": 0.667},
+                             {"key": "clear", "similarity": 0.7, "gap_closed": 0.333}]}
+        samples = [training.HeldOutSample(t, c.read_bytes()) for t, c in zip(texts, clips)]
+        assert training.complete(ft_id, worker, voices, report, samples)
+    goto(studio, "fine-tunes")
+    studio.refresh()  # the page lists fine-tunes when it connects; the newest is shown
+    wait_for(lambda: q(studio, "#ft-title").text == name and q(studio, "#ft-results").is_displayed(), 30,
+             "the stored fine-tune's results")
+    answer = api.json(f"/fine-tunes/{ft_id}/report")
+    assert [r.text.split("\n")[-1] for r in qa(studio, "#ft-likeness .likeness-row")] == ["67%", "33%"]
+    durations = check_ab(studio, network, answer["samples"])
+    assert abs(durations["real"] - sf.info(str(clips[0])).duration) < 0.1
+    assert abs(durations["voice"] - sf.info(str(clips[2])).duration) < 0.1
+
+
 # Fine-tune: confirmation, progress, results ------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -556,24 +618,10 @@ def test_likeness_bars_sit_on_the_floor_to_ceiling_scale(studio, trained):
 def test_ab_plays_the_real_held_out_clip_and_each_voice_on_the_same_words(studio, api, network, trained):
     samples = trained["report"]["samples"]
     assert samples, "the completed fine-tune stored no held-out samples"
-    blocks = qa(studio, "#ft-ab .ab-sample")
-    assert [q(b, ".ab-text").text for b in blocks] == [f"“{s['text']}”" for s in samples]
-    first = blocks[0]
-    buttons = qa(first, "button.ab")
-    assert [b.get_attribute("data-who") for b in buttons] == ["real"] + [v["voice_id"] for v in samples[0]["voices"]]
-    durations = {}
-    for button in (buttons[0], buttons[1]):
-        who = button.get_attribute("data-who")
-        click(studio, button)
-        wait_for(lambda: q(studio, "#player").get_attribute("data-playing") == who
-                 and q(studio, "#player-caption").text.startswith("Now playing"), 20, f"{who} in the player")
-        durations[who] = wait_for(lambda: player_duration(studio), 10, f"{who} decoded")
-    real_calls = network.matching("GET", r"/samples/0/real$")
-    voice_calls = network.matching("GET", rf"/samples/0/voices/{buttons[1].get_attribute('data-who')}$")
-    assert real_calls[-1]["status"] == 200 and voice_calls[-1]["status"] == 200
+    durations = check_ab(studio, network, samples)
     # The same few words from the speaker and from the voice: lengths of the same order.
-    real_s, voice_s = durations["real"], durations[buttons[1].get_attribute("data-who")]
-    assert 0.3 < real_s < 15 and 0.3 < voice_s < 15 and 0.33 < voice_s / real_s < 3, durations
+    assert 0.3 < durations["real"] < 15 and 0.3 < durations["voice"] < 15, durations
+    assert 0.33 < durations["voice"] / durations["real"] < 3, durations
 
 
 def test_every_section_fits_phone_and_desktop_widths(studio, trained, artifacts):
