@@ -223,3 +223,14 @@ def test_unusable_datasets_are_refused_with_a_reason(kind, code, speech_data, tm
     assert err.value.reason_code == code
     assert err.value.message and err.value.report["ok_to_train"] is False
     assert all(u.stage == "ingest" for u in updates)  # refused before any training work
+
+
+def test_a_finished_result_keeps_its_real_samples_across_a_rerun(tmp_path: Path) -> None:
+    from voicesmith.engine.fine_tune import FineTunedVoice, FineTuneResult, _load_result, _save_result
+
+    artifact = VoiceArtifact(np.random.default_rng(0).normal(size=(510, 256)).astype(np.float32))
+    voice = FineTunedVoice("v", "d", artifact, "match", [("one two three", b"RIFF-voice")])
+    _save_result(FineTuneResult([voice], {"ok": True}, [("one two three", b"RIFF-real")]), tmp_path)
+    loaded = _load_result(tmp_path)
+    assert loaded.real_samples == [("one two three", b"RIFF-real")]
+    assert loaded.voices[0].previews == [("one two three", b"RIFF-voice")]
