@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -77,22 +78,24 @@ def data_dir_switch():
     return use_data_dir
 
 
+def _record(calls: list[tuple[str, str]], func_name: str, object_id: str) -> bool:
+    calls.append((func_name, object_id))
+    return True
+
+
+def capture_job_hand_offs(mp: pytest.MonkeyPatch, calls: list[tuple[str, str]]) -> None:
+    """Make the service layer's job hand-offs append (name, id) to `calls` instead of reaching a broker."""
+    from voicesmith.service import background
+
+    for name in ("enqueue_fine_tune", "enqueue_dataset_analysis"):
+        mp.setattr(background, name, functools.partial(_record, calls, name))
+
+
 @pytest.fixture
 def dispatched(monkeypatch) -> list[tuple[str, str]]:
     """Capture the service layer's job hand-offs (name, id) instead of sending them to a broker."""
-    from voicesmith.service import background
-
     calls: list[tuple[str, str]] = []
-
-    def capturing(func_name: str):  # noqa: ANN202
-        def capture(object_id: str) -> bool:
-            calls.append((func_name, object_id))
-            return True
-
-        return capture
-
-    for name in ("enqueue_fine_tune", "enqueue_dataset_analysis"):
-        monkeypatch.setattr(background, name, capturing(name))
+    capture_job_hand_offs(monkeypatch, calls)
     return calls
 
 

@@ -69,3 +69,21 @@ def test_serve_bootstraps_a_key_runs_jobs_and_resumes_them_after_a_restart(jobs_
     assert len(runs) == 2 and runs[1]["from_step"] >= 10
     assert "created the first API key" not in (jobs_env.data_dir / "serve-1.log").read_text()
     assert not _stop(server)
+
+
+def test_serve_prints_a_short_banner_and_keeps_library_chatter_out(live_server) -> None:
+    for _ in range(5):  # requests that an access log would print one line each for
+        assert httpx.get(live_server.base_url + "/", timeout=10).status_code == 200
+    log = live_server.log_path.read_text(errors="replace")
+    port = live_server.base_url.rsplit(":", 1)[1]
+    assert f"voicesmith is ready on http://localhost:{port}" in log
+    assert f"studio:   http://localhost:{port}/studio/" in log and f"API docs: http://localhost:{port}/docs" in log
+    assert "API key:" in log
+    before_banner = [line for line in log.split("voicesmith is ready on")[0].splitlines() if line.strip()]
+    if os.geteuid() == 0:  # Celery warns each worker that runs as root (as CI does): its warning, not chatter
+        root_warning = ("SecurityWarning", "absolutely not recommended", "--uid option", "User information",
+                        "_warn_or_raise_security_error")
+        before_banner = [line for line in before_banner if not any(w in line for w in root_warning)]
+    assert len(before_banner) <= 12, "\n".join(before_banner)  # was ~90 lines: migrations, worker banners
+    assert '"GET / HTTP/1.1"' not in log  # no access log by default
+    assert "alembic" not in log and "[tasks]" not in log and "celery@" not in log  # no library chatter

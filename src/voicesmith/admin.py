@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import sys
+
+from voicesmith.config import get_settings
 from voicesmith.service import keys
+from voicesmith.store.db import database_exists
 from voicesmith.store.db import migrate as _migrate_db
 
 BOOTSTRAP_ORG = "default"
+
+
+def _existing_database() -> None:
+    """Refuse to work on a database that is not there: run in the wrong folder, `keys list` would otherwise
+    make a new empty one and answer that there are no keys."""
+    if not database_exists():
+        raise SystemExit(f"no voicesmith database in {get_settings().data_dir}: run this in the folder where "
+                         "`voicesmith serve` runs, or pass --data DIR (or set VOICESMITH_DATA / "
+                         "VOICESMITH_DATABASE_URL)")
+    _migrate_db()
 
 
 def migrate() -> None:
@@ -15,6 +29,9 @@ def migrate() -> None:
 
 def create_key(org: str = BOOTSTRAP_ORG, description: str = "", is_admin: bool = False) -> str:
     """Create an API key (and the organisation, with its initial credits, if new); returns the secret."""
+    if not database_exists():
+        # Allowed (keys can be made before the first start), but never silently.
+        print(f"voicesmith: no database in {get_settings().data_dir} yet: creating a new one", file=sys.stderr)
     _migrate_db()
     _, secret = keys.create_key(org, description, is_admin)
     return secret
@@ -22,7 +39,7 @@ def create_key(org: str = BOOTSTRAP_ORG, description: str = "", is_admin: bool =
 
 def print_keys() -> None:
     """Print every active key: id, organisation, prefix, admin flag, created, description (never secrets)."""
-    _migrate_db()
+    _existing_database()
     rows = keys.list_keys()
     if not rows:
         print("no API keys; create one with: voicesmith keys create [--org NAME] [--admin]")
@@ -36,7 +53,7 @@ def print_keys() -> None:
 
 def revoke_key(key_id: str) -> None:
     """Revoke a key by id; raises SystemExit(1) with a message when there is no such active key."""
-    _migrate_db()
+    _existing_database()
     if not keys.revoke_key(key_id):
         raise SystemExit(f"no active API key with id {key_id}")
     print(f"revoked {key_id}")
@@ -48,7 +65,7 @@ def add_credits(org: str, amount: int) -> None:
     from voicesmith.service.errors import ServiceError
     from voicesmith.store.db import session_scope
 
-    _migrate_db()
+    _existing_database()
     try:
         with session_scope() as session:
             o = orgs.add_credits(session, org, amount)

@@ -13,6 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 
+CONSENT_POLICIES = ("record", "require")
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the embedded defaults keep everything (VOICESMITH_DATA).
@@ -52,6 +55,9 @@ class Settings:
     worker_app: str = "voicesmith.worker.tasks"
     # Secret for access tokens (JWT HS256); generated into the data dir when not given.
     token_secret: str | None = None
+    # Consent policy (service/consent.py, docs/consent.md): "record" marks voices made without a verified spoken
+    # consent as unverified; "require" refuses fine-tunes and instant clones without one (403 consent_required).
+    consent: str = "record"
 
     def __post_init__(self) -> None:
         # The defaults that live in the data directory, filled in once it is known.
@@ -65,6 +71,10 @@ class Settings:
         object.__setattr__(self, "tts_concurrency", max(1, self.tts_concurrency))
         if self.tts_workers is not None:
             object.__setattr__(self, "tts_workers", max(1, self.tts_workers))
+        consent = self.consent.strip().lower()
+        if consent not in CONSENT_POLICIES:
+            raise ValueError(f"{env_name('consent')} must be one of {', '.join(CONSENT_POLICIES)} (got {consent!r})")
+        object.__setattr__(self, "consent", consent)
 
 
 def env_name(field_name: str) -> str:

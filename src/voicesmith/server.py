@@ -78,8 +78,9 @@ def _libc_prctl():  # noqa: ANN202 (ctypes function or None)
 class WorkerProcess:
     """A Celery worker child that is restarted if it dies, until stop()."""
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, log_level: str) -> None:
         self.spec = spec
+        self.log_level = log_level
         self.node = ""
         self.proc: subprocess.Popen | None = None
         self._started_at = 0.0
@@ -88,12 +89,13 @@ class WorkerProcess:
 
     def _command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", get_settings().worker_app, "worker",
+            # --quiet: no banner; `voicesmith serve` prints its own short one.
+            sys.executable, "-m", "celery", "--quiet", "-A", get_settings().worker_app, "worker",
             "-Q", self.spec.queues,
             "-c", str(self.spec.concurrency),
             "-P", "prefork",
             "-n", self.node,
-            "-l", "INFO",
+            "-l", self.log_level,
             # Gossip, mingle and Celery's event heartbeats are for monitoring tools; the database
             # heartbeat is what voicesmith relies on, and on the SQLite broker they are polling cost.
             "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -184,8 +186,8 @@ class WorkerGroup:
     so it must live as long as the children should.
     """
 
-    def __init__(self, specs: list[WorkerSpec]) -> None:
-        self.workers = [WorkerProcess(spec) for spec in specs]
+    def __init__(self, specs: list[WorkerSpec], log_level: str) -> None:
+        self.workers = [WorkerProcess(spec, log_level) for spec in specs]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="voicesmith-workers", daemon=True)
         self._ready = threading.Event()
@@ -243,24 +245,64 @@ def worker_specs(concurrency: int, *, nice: int = 0) -> list[WorkerSpec]:
     ]
 
 
-def _configure_logging() -> None:
+# Libraries whose INFO lines are chatter to an operator (migration plugins, Celery's task receipts, one
+# access-log line per poll): shown only with --log-level debug.
+_CHATTY = ("alembic", "celery", "kombu", "uvicorn.access", "uvicorn.error", "httpx", "faster_whisper",
+           "multipart", "sqlalchemy")
+
+
+def configure_logging(level: str) -> None:
+    """voicesmith's own messages at `level`; the libraries' at warning unless `level` is debug."""
+    numeric = getattr(logging, level.upper())
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(numeric)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
 
 
-def _announce_key(host: str, port: int) -> None:
+@dataclass(frozen=True)
+class KeyNotice:
+    """Where the operator finds the API key: printed once when it was just created, saved for the CLI."""
+
+    created: bool
+    saved_to: str | None
+
+
+def _announce_key(host: str, port: int) -> KeyNotice:
     key = admin.ensure_bootstrap_key()
-    if not key:
-        return
     base_url = f"http://{host}:{port}"
+    if not key:
+        saved = credentials.credentials_path()
+        return KeyNotice(False, str(saved) if credentials.load(base_url) else None)
     try:
         path = credentials.save(base_url, key)
-        where = f"saved to {path} for {base_url}"
-    except OSError as exc:
-        where = f"could not be saved ({exc}); copy it now"
+        where, saved_to = f"saved to {path} for {base_url}", str(path)
+    except OSError:
+        where, saved_to = "could not be saved to your config folder; copy it now", None
     # stdout, once: this is the only time the secret is shown.
     print(f"voicesmith: created the first API key (shown once; {where}):", flush=True)
     print(key, flush=True)
+    return KeyNotice(True, saved_to)
+
+
+def banner(host: str, port: int, key: KeyNotice) -> str:
+    """What `serve` prints once it answers: where the studio, the API docs and the key are."""
+    shown = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host
+    base = f"http://{shown}:{port}"
+    if key.created:
+        key_line = "printed above, once" + (f"; saved in {key.saved_to}" if key.saved_to else "")
+    elif key.saved_to:
+        key_line = f"saved in {key.saved_to} (the `voicesmith` command uses it)"
+    else:
+        key_line = "create one with `voicesmith keys create` (the first one was printed when this data folder was new)"
+    return "\n".join([
+        f"voicesmith is ready on {base}",
+        f"  studio:   {base}/studio/",
+        f"  API docs: {base}/docs",
+        f"  API key:  {key_line}",
+        "  stop with Ctrl-C",
+    ])
 
 
 def _run_until_signal(main: Callable[[], None], cleanup: Callable[[], None]) -> None:
@@ -282,13 +324,18 @@ def _run_until_signal(main: Callable[[], None], cleanup: Callable[[], None]) -> 
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _api_server(host: str, port: int) -> uvicorn.Server:
+def _api_server(host: str, port: int, log_level: str, on_ready: Callable[[], None]) -> uvicorn.Server:
     """uvicorn for the API, which also cuts the speech-engine warm-up short when told to stop.
 
     uvicorn serves only once the app's start-up (which loads the speech engine) has returned, and it holds a
     SIGINT/SIGTERM until then: without this, stopping a starting server waits for the whole warm-up.
     """
     class ApiServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_ready()
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             cancel_warm_up()
             super().handle_exit(sig, frame)
@@ -297,26 +344,28 @@ def _api_server(host: str, port: int) -> uvicorn.Server:
                 # traceback); there are no connections yet for a forced exit to drop.
                 self.force_exit = False
 
-    return ApiServer(uvicorn.Config("voicesmith.api.app:create_app", factory=True, host=host, port=port))
+    # log_config=None: uvicorn logs through the configuration configure_logging() set up.
+    return ApiServer(uvicorn.Config("voicesmith.api.app:create_app", factory=True, host=host, port=port,
+                                    log_config=None, access_log=log_level == "debug"))
 
 
-def serve(host: str, port: int, with_worker: bool) -> None:
+def serve(host: str, port: int, with_worker: bool, log_level: str = "info") -> None:
     """The API server, plus the embedded worker unless with_worker is False."""
-    _configure_logging()
+    configure_logging(log_level)
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    workers = WorkerGroup(worker_specs(1, nice=_EMBEDDED_NICE)) if with_worker else None
+    workers = WorkerGroup(worker_specs(1, nice=_EMBEDDED_NICE), log_level) if with_worker else None
     supervisor = Supervisor()
 
     def main() -> None:
         migrate()
-        _announce_key(host, port)
+        key = _announce_key(host, port)
         if workers is not None:
             workers.start()
         supervisor.start()
         # uvicorn handles SIGINT/SIGTERM itself for a graceful HTTP shutdown, then re-raises the
         # signal, which lands in our handler and unwinds into cleanup().
-        _api_server(host, port).run()
+        _api_server(host, port, log_level, lambda: print(banner(host, port, key), flush=True)).run()
 
     def cleanup() -> None:
         supervisor.stop()
@@ -326,11 +375,11 @@ def serve(host: str, port: int, with_worker: bool) -> None:
     _run_until_signal(main, cleanup)
 
 
-def worker(concurrency: int) -> None:
+def worker(concurrency: int, log_level: str = "info") -> None:
     """A standalone worker: fine-tune and analysis worker processes plus the supervisor."""
-    _configure_logging()
+    configure_logging(log_level)
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)
-    workers = WorkerGroup(worker_specs(concurrency))
+    workers = WorkerGroup(worker_specs(concurrency), log_level)
     supervisor = Supervisor()
 
     def main() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.conftest import capture_job_hand_offs
 
 
 @dataclass
@@ -61,17 +62,11 @@ def api(tmp_path_factory, data_dir_switch) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("api-data")
     with data_dir_switch(data_dir), pytest.MonkeyPatch.context() as mp:
         from voicesmith.api.app import create_app
-        from voicesmith.service import background
 
         state = Api(client=None, data_dir=data_dir)  # type: ignore[arg-type]
 
-        def capture(func_name: str, object_id: str) -> bool:
-            # In-process tests check *that* work is handed over; the jobs tests cover what happens next.
-            state.dispatched.append((func_name, object_id))
-            return True
-
-        for name in ("enqueue_fine_tune", "enqueue_dataset_analysis"):
-            mp.setattr(background, name, lambda object_id, name=name: capture(name, object_id))
+        # In-process tests check *that* work is handed over; the worker tests cover what happens next.
+        capture_job_hand_offs(mp, state.dispatched)
         with TestClient(create_app(), raise_server_exceptions=False) as client:
             state.client = client
             yield state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.wav_support import TINY_WAV, wav_bytes
+from tests.wav_support import TINY_WAV, wav_bytes
 
 import hashlib
 

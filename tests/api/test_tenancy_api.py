@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.wav_support import TINY_WAV
+from tests.wav_support import TINY_WAV
 
 
 def test_cross_org_isolation(api):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.api.wav_support import TINY_WAV
-
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from tests.wav_support import TINY_WAV
 
 FINE_TUNE_COST = 1_000_000  # config default: VOICESMITH_FINE_TUNE_COST
 

@@ -158,3 +158,21 @@ def test_organisations_do_not_see_each_others_datasets(live_server, client: Voic
         with pytest.raises(NotFound):
             other.get_dataset(ds.id)
     client.delete_dataset(ds.id)
+
+
+def test_consent_challenge_and_a_recording_that_does_not_say_the_code(client: VoicesmithClient,
+                                                                       speech_data: Path) -> None:
+    from tests.consent_support import training_files
+
+    ds = client.create_dataset(_unique("client-consent"), "")
+    for clip in training_files(speech_data)[:4]:
+        client.upload_file(ds.id, clip)
+    state = client.consent_status(ds.id)
+    assert state["consent"] == "unverified" and state["policy"] == "record" and state["challenge"] is None
+    challenge = client.consent_challenge(ds.id, "Allison")
+    assert challenge["statement"].startswith("I, Allison, agree") and challenge["code"] in challenge["statement"]
+    assert client.consent_status(ds.id)["challenge"]["id"] == challenge["id"]
+    recording = speech_data / "wav" / "allison_en" / "confbridge-pin-bad.wav"  # her voice, not the fresh code
+    attempt = client.submit_consent(ds.id, recording)
+    assert not attempt["verified"] and attempt["reason_code"] == "code_mismatch", attempt
+    assert attempt["speaker"]["ok"] and attempt["text"]["transcript"]

@@ -226,7 +226,11 @@ def test_clone_shows_the_balance_and_refuses_what_it_cannot_cover(cli: Cli, live
         assert f"costs {before.fine_tune_cost:,} credits" in stdout, stdout
         assert f"your balance: {before.available:,} available ({before.reserved:,} reserved)" in stdout, stdout
         assert "[y/N]" in stdout, stdout
-        assert_one_error_line((code, stdout, stderr), "not started")
+        # The server's consent policy is `record`: the statement to read is shown, training is not blocked.
+        assert "Consent: unverified" in stdout and "agree that voicesmith may create a synthetic copy" in stdout
+        assert "--consent RECORDING" in stdout, stdout
+        # Answering no is an answer, not an error: exit 0, said on stdout.
+        assert code == 0 and "not started" in stdout and "error" not in stderr.lower(), (code, stdout, stderr)
         assert client.list_fine_tunes() == [] and client.credit_balance() == before, "answering no starts nothing"
 
         # Short of one credit: refused in one line before anything starts, whether it asks (terminal) or not (--yes).
@@ -349,13 +353,25 @@ def test_no_key_anywhere(cli: Cli) -> None:
     assert_one_error_line(cli.run("voices", "list"), "no API key")
 
 
-def test_missing_folder(cli: Cli) -> None:
-    assert_one_error_line(cli.run("clone", cli.cwd / "nope", "--name", "x", "--yes"), "folder not found")
+def test_missing_folder(cli: Cli, client: VoicesmithClient) -> None:
+    name = f"typo-{uuid.uuid4().hex[:6]}"
+    # Said first, even without a terminal and without --yes; and nothing is created on the server.
+    assert_one_error_line(cli.run("clone", cli.cwd / "nope", "--name", name), "folder not found")
+    assert_one_error_line(cli.run("clone", cli.cwd / "nope", "--name", name, "--yes"), "folder not found")
+    assert name not in {d.name for d in client.list_datasets()}
 
 
-def test_folder_without_audio(cli: Cli) -> None:
+def test_folder_without_audio(cli: Cli, client: VoicesmithClient) -> None:
     (cli.cwd / "empty").mkdir()
-    assert_one_error_line(cli.run("clone", cli.cwd / "empty", "--name", f"empty-{uuid.uuid4().hex[:6]}", "--yes"), "no audio files")
+    name = f"empty-{uuid.uuid4().hex[:6]}"
+    assert_one_error_line(cli.run("clone", cli.cwd / "empty", "--name", name, "--yes"), "no audio files")
+    assert name not in {d.name for d in client.list_datasets()}
+
+
+def test_a_bad_key_creates_nothing(cli: Cli, client: VoicesmithClient, voice_samples: Path) -> None:
+    name = f"badkey-{uuid.uuid4().hex[:6]}"
+    assert_one_error_line(cli.run("clone", voice_samples, "--name", name, "--yes", "--api-key", "sk_wrong"), "401")
+    assert name not in {d.name for d in client.list_datasets()}
 
 
 def test_clone_without_terminal_needs_yes(cli: Cli, voice_samples: Path) -> None:
@@ -391,6 +407,9 @@ def test_instant_clone_rename_show_and_delete_a_voice(cli: Cli, speech_data: Pat
     assert renamed.returncode == 0 and "CLI clone renamed" in renamed.stdout, renamed.stderr
     shown = json.loads(cli.run("voices", "show", voice_id, "--json").stdout)
     assert shown["id"] == voice_id and shown["name"] == "CLI clone renamed"
+    assert shown["consent"] == "unverified" and shown["provenance"]["clip"]["filename"] == clip.name
+    plain = cli.run("voices", "show", voice_id).stdout
+    assert "consent" in plain and "unverified" in plain and clip.name in plain, plain
     mine = json.loads(cli.run("voices", "list", "--mine", "--json").stdout)
     assert voice_id in {v["id"] for v in mine} and stock_voice not in {v["id"] for v in mine}
     deleted = cli.run("voices", "delete", voice_id)

@@ -6,6 +6,8 @@ import threading
 
 import pytest
 
+from tests.wav_support import TINY_WAV
+
 from voicesmith.service.errors import InsufficientCredits, NotFound
 
 COST = 1_000_000  # default fine-tune cost; store_env gives every org 3,000,000 credits
@@ -24,7 +26,7 @@ def _dataset(org: str) -> str:
 
     ds = datasets.create(org, "d", "")
     up = datasets.begin_upload(org, ds.id)
-    up.writer.write(b"RIFF....")
+    up.writer.write(TINY_WAV)
     datasets.finish_upload(up, "a.wav", None, None)
     return ds.id
 

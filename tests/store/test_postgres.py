@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.wav_support import TINY_WAV
+
 
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
@@ -80,7 +82,7 @@ def test_migrations_and_services_on_postgres(pg_url, tmp_path, data_dir_switch, 
 
         ds = datasets.create(org, "pg dataset", "")
         upload = datasets.begin_upload(org, ds.id)
-        upload.writer.write(b"RIFF" + b"\0" * 100)
+        upload.writer.write(TINY_WAV)
         datasets.finish_upload(upload, "a.wav", "fine_tune", "audio/wav")
         ids = [datasets.create(org, f"d{i}", "").id for i in range(3)]
         page = datasets.list_page(org, PageRequest(limit=2))

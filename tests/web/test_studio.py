@@ -3,9 +3,11 @@
 Every check compares what the page shows with what the public API says at the same moment, and
 HTTP statuses are read from Chromium's own network log (DevTools performance log), not from the page.
 
-One tiny fine-tune runs in this module (minutes): `trained` starts it through the page's confirmation and
-waits for it; the A/B, likeness and delete checks reuse it. Screenshots of every section at 375 px and
-1280 px wide go to $VOICESMITH_TEST_ARTIFACTS (else a pytest temporary folder, printed).
+A tiny fine-tune is started through the page's confirmation; the checks that wait for it to complete
+(`trained`: up to 45 min on a loaded machine) are @pytest.mark.slow, and reuse it for A/B, likeness and delete.
+Their fast sibling stores a completed fine-tune through the service layer and checks likeness and A/B on it.
+Screenshots of every section at 375 px and 1280 px wide go to $VOICESMITH_TEST_ARTIFACTS (else a pytest
+temporary folder, printed).
 """
 
 from __future__ import annotations
@@ -313,6 +315,24 @@ def test_connecting_lists_the_voices_the_api_lists(studio, api):
     wait_for(lambda: q(studio, "#conn-status").get_attribute("data-state") == "ok", 20, "the reload to reconnect")
 
 
+def test_own_voices_show_their_consent_badge(studio, api, speech_data):
+    clip = speech_data / "wav" / "allison_en" / "demo-echotest.wav"
+    r = requests.post(api.base_url + "/voices/clone", headers=api.headers, timeout=300,
+                      files={"clip": (clip.name, clip.read_bytes(), "audio/wav")},
+                      data={"name": "Badge test", "language": "en"})
+    assert r.status_code == 200, r.text
+    voice_id = r.json()["id"]
+    assert api.json(f"/voices/{voice_id}")["consent"] == "unverified"
+    click(studio, q(studio, "#voices-refresh"))
+    row = wait_for(lambda: next(iter(qa(studio, f'#voice-rows tr[data-voice-id="{voice_id}"]')), None), 20,
+                   "the new voice to be listed")
+    badge = q(row, ".badge.consent")
+    assert badge.text == "Unverified" and badge.get_attribute("data-consent") == "unverified"
+    stock_row = next(row for row in qa(studio, "#voice-rows tr[data-voice-id]") if q(row, ".tag").text == "Stock")
+    assert qa(stock_row, ".badge.consent") == []
+    requests.delete(api.base_url + f"/voices/{voice_id}", headers=api.headers, timeout=15)
+
+
 def test_playing_a_stock_voice_fills_the_player(studio, api, network):
     stock = [v for v in api.all("/voices") if not v["is_owner"]]
     assert stock, "the server lists no stock voices"
@@ -398,12 +418,18 @@ def test_a_dropped_file_uploads_and_removing_it_asks_first(studio, api, network,
              and q(studio, "#upload-overall-text").text == "100%", 30, "the dropped file uploaded")
     dropped = wait_for(lambda: next((f for f in api.all(f"/datasets/{dataset['id']}/files")
                                      if f["filename"] == clip.name), None), 10, "the dropped file stored")
-    row = wait_for(lambda: qa(studio, f'#file-rows tr[data-file-id="{dropped["id"]}"]'), 10, "its row")[0]
-    remove = q(row, "button:not(.play)")
-    click(studio, remove)
+
+    def click_remove():
+        # The files table re-renders while the dataset is re-analysed: find the row afresh on each try.
+        rows = qa(studio, f'#file-rows tr[data-file-id="{dropped["id"]}"]')
+        if rows:
+            click(studio, q(rows[0], "button:not(.play)"))
+        return bool(rows)
+
+    wait_for(click_remove, 10, "its remove button")
     click(studio, q(confirm(studio, clip.name), "#confirm-no"))
     assert api.get(f"/datasets/{dataset['id']}/files").json()["data"][-1]["id"] == dropped["id"]  # still there
-    click(studio, q(q(studio, f'#file-rows tr[data-file-id="{dropped["id"]}"]'), "button:not(.play)"))
+    wait_for(click_remove, 10, "its remove button again")
     click(studio, q(confirm(studio, clip.name), "#confirm-yes"))
     wait_for(lambda: dropped["id"] not in {f["id"] for f in api.all(f"/datasets/{dataset['id']}/files")}, 10,
              "the file removed")
@@ -484,6 +510,10 @@ def test_a_stored_fine_tune_plays_its_real_clips_and_voices_side_by_side(studio,
              "the stored fine-tune's results")
     answer = api.json(f"/fine-tunes/{ft_id}/report")
     assert [r.text.split("\n")[-1] for r in qa(studio, "#ft-likeness .likeness-row")] == ["67%", "33%"]
+    # Each voice card carries the consent its fine-tune recorded (none was verified here).
+    cards = qa(studio, "#ft-voices .voice-card")
+    assert [q(c, ".badge.consent").get_attribute("data-consent") for c in cards] == ["unverified"] * 2
+    assert {api.json(f"/voices/{c.get_attribute('data-voice-id')}")["consent"] for c in cards} == {"unverified"}
     durations = check_ab(studio, network, answer["samples"])
     assert abs(durations["real"] - sf.info(str(clips[0])).duration) < 0.1
     assert abs(durations["voice"] - sf.info(str(clips[2])).duration) < 0.1
@@ -620,6 +650,7 @@ def trained(studio, api, started) -> dict:
     return {"fine_tune": truth, "report": answer, "voices": voices, "stages": seen_stages}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(3000)  # the first test to need `trained` waits for the tiny fine-tune (minutes)
 def test_the_page_shows_the_completed_fine_tune_as_the_api_does(studio, trained):
     assert q(studio, "#ft-status").text == "completed"
@@ -627,6 +658,7 @@ def test_the_page_shows_the_completed_fine_tune_as_the_api_does(studio, trained)
     assert [li.get_attribute("data-state") for li in qa(studio, "#ft-stages li")] == ["done"] * 5
 
 
+@pytest.mark.slow
 def test_likeness_bars_sit_on_the_floor_to_ceiling_scale(studio, trained):
     report = trained["report"]["report"]
     rows = qa(studio, "#ft-likeness .likeness-row")
@@ -639,6 +671,7 @@ def test_likeness_bars_sit_on_the_floor_to_ceiling_scale(studio, trained):
         assert "of the way from the stock floor to the real speaker" in q(row, ".meter").get_attribute("aria-label")
 
 
+@pytest.mark.slow
 def test_ab_plays_the_real_held_out_clip_and_each_voice_on_the_same_words(studio, api, network, trained):
     samples = trained["report"]["samples"]
     assert samples, "the completed fine-tune stored no held-out samples"
@@ -648,6 +681,7 @@ def test_ab_plays_the_real_held_out_clip_and_each_voice_on_the_same_words(studio
     assert 0.33 < durations["voice"] / durations["real"] < 3, durations
 
 
+@pytest.mark.slow
 def test_deleting_the_fine_tune_asks_first(studio, api, trained):
     goto(studio, "fine-tunes")
     ft_id = trained["fine_tune"]["id"]

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api.errors import RequestContextMiddleware, install_error_handlers
-from voicesmith.api.routes import api_keys, auth_tokens, datasets, fine_tunes, status, studio, tts, usage, voices
+from voicesmith.api.routes import api_keys, auth_tokens, datasets, docs, fine_tunes, status, studio, tts, usage, voices
 from voicesmith.service.voices import seed_stock_voices
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import migrate
@@ -47,13 +47,15 @@ def create_app() -> FastAPI:
         title="voicesmith",
         version=_version(),
         description="Self-hosted voice cloning with a Cartesia-compatible API.",
+        docs_url=None,  # served by api/routes/docs.py from local assets
+        redoc_url=None,  # ReDoc would load from a CDN
         redirect_slashes=False,  # both spellings are real routes (api/routing.py); never 307 a multipart body
         lifespan=_lifespan,
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     # studio: the web studio's static files at /studio/.
-    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys, tts, studio):
+    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys, tts, studio, docs):
         app.include_router(module.router)
     return app
 

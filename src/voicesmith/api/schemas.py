@@ -150,7 +150,35 @@ def voice_json(v: Any, org_id: str, version: ApiVersion, expand: frozenset[str] 
     # Extensions: what the voice is made of and where it came from.
     out["kind"] = v.kind
     out["fine_tune_id"] = v.fine_tune_id
+    out.update(consent_fields(v))
     return out
+
+
+def consent_fields(v: Any) -> dict:
+    """voicesmith fields of a voice: its consent (verified | unverified | stock) and where it came from."""
+    return {"consent": v.consent or ("stock" if v.kind == "stock" else "unverified"),
+            "provenance": {"dataset_id": v.source_dataset_id, "clip": v.source_clip, "fine_tune_id": v.fine_tune_id,
+                           "consent_attempt_id": v.consent_attempt_id, "api_key_id": v.created_by_key_id}}
+
+
+class ConsentChallengeCreate(_Body):
+    # The speaker's name as they will say it in the statement ("I, <name>, agree ...").
+    name: Optional[str] = Field(None, max_length=200)
+
+
+def consent_challenge_json(c: Any) -> dict:
+    return {"id": c.id, "dataset_id": c.dataset_id, "statement": c.statement, "code": c.code, "status": c.status,
+            "created_at": iso(c.created_at), "expires_at": iso(c.expires_at)}
+
+
+def consent_attempt_json(a: Any) -> dict:
+    return {"id": a.id, "dataset_id": a.dataset_id, "challenge_id": a.challenge_id, "verified": a.verified,
+            "reason_code": a.reason_code, "message": a.message, "created_at": iso(a.created_at),
+            "filename": a.filename, "seconds": a.seconds,
+            "text": {"ok": a.code_score == 1.0 if a.code_score is not None else None, "transcript": a.transcript,
+                     "code_score": a.code_score, "statement_wer": a.statement_wer},
+            "speaker": {"ok": (a.similarity >= a.threshold) if a.similarity is not None and a.threshold else None,
+                        "similarity": a.similarity, "threshold": a.threshold}}
 
 
 def voice_metadata_json(v: Any, version: ApiVersion) -> dict:
@@ -162,6 +190,7 @@ def voice_metadata_json(v: Any, version: ApiVersion) -> dict:
                     "visibility": "all" if v.is_public else "owner", "tagline": v.tagline or ""})
     else:
         out["is_public"] = v.is_public
+    out.update(consent_fields(v))
     return out
 
 

@@ -162,6 +162,22 @@ class VoicesmithClient:
     def dataset_report(self, dataset_id: str) -> DatasetReport:
         return DatasetReport.from_json(self._json("GET", f"/datasets/{dataset_id}/report"))
 
+    # -- consent (voicesmith, docs/consent.md) ----------------------------------------------
+
+    def consent_status(self, dataset_id: str) -> dict[str, Any]:
+        """{policy, consent: verified|unverified, challenge (the active one or None), attempts}."""
+        return self._json("GET", f"/datasets/{dataset_id}/consent")
+
+    def consent_challenge(self, dataset_id: str, speaker_name: str | None = None) -> dict[str, Any]:
+        """A new statement for the speaker to read ({id, statement, code, expires_at}); replaces the active one."""
+        return self._json("POST", f"/datasets/{dataset_id}/consent-challenge",
+                          json={"name": speaker_name} if speaker_name else {})
+
+    def submit_consent(self, dataset_id: str, clip: Path) -> dict[str, Any]:
+        """Send the speaker's recording of the active challenge; returns the attempt (verified, reason, scores)."""
+        with clip.open("rb") as fp:
+            return self._json("POST", f"/datasets/{dataset_id}/consent", files={"clip": (clip.name, fp)})
+
     # -- fine-tunes -------------------------------------------------------------------------
 
     def create_fine_tune(

@@ -17,6 +17,7 @@ from voicesmith.client import render, speech, workflow
 from voicesmith.client.api import VoicesmithClient
 from voicesmith.client.cli_common import ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out
 from voicesmith.client.cli_resources import datasets_app, fine_tunes_app, voices_app
+from voicesmith.client.uploads import find_recordings
 
 # No locals in tracebacks: they would print API keys.
 app = typer.Typer(
@@ -52,16 +53,28 @@ def clone(
     ] = None,
     output_dir: OutputDirOption = None,
     report_timeout: Annotated[float, typer.Option(help="Seconds to wait for the quality report.")] = 1800,
+    consent_clip: Annotated[
+        Optional[Path], typer.Option("--consent", help="The speaker reading the consent statement printed by an "
+                                     "earlier run (docs/consent.md).", exists=True, dir_okay=False)
+    ] = None,
     base_url: BaseUrlOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
-    """Clone a voice from a folder of recordings: upload (resumable), check, train, preview."""
+    """Clone a voice from a folder of recordings: upload (resumable), check, consent, train, preview."""
+    # Everything that can be checked is checked before anything is created on the server: a typo in the
+    # folder, a missing --yes in a script or an unreachable server must not leave an empty dataset behind.
     if budget not in BUDGETS:
         raise fail(f"--budget must be one of {', '.join(b for b in BUDGETS if b)} (got {budget!r})", code=2)
+    try:
+        if not find_recordings(samples_dir):
+            raise fail(f"no audio files (wav, flac, mp3, ogg, opus, m4a, webm) in {samples_dir}", code=2)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise fail(str(exc), code=2) from None
     if not yes and not sys.stdin.isatty():
-        # Check before uploading anything: a script must not stop at a prompt it cannot answer.
+        # A script must not stop at a prompt it cannot answer.
         raise fail("confirmation needed but stdin is not a terminal: pass --yes to start the fine-tune without asking")
     with connect(base_url, api_key) as client:
+        client.credit_balance()  # the server answers and the key works, before the dataset is made
         dataset = workflow.find_or_create_dataset(client, name, out)
         try:
             summary = workflow.upload_folder(client, dataset, samples_dir, out)
@@ -83,6 +96,7 @@ def clone(
             out.print(f"Fine-tune [bold]{running.id}[/] is already training on this dataset: re-attaching", highlight=False)
             _attach(client, running.id, output_dir or Path(f"{workflow.slug(name)}-voices"))
             return
+        _consent(client, dataset.id, name, consent_clip)
         _confirm_cost(client, ask=not yes)
         ft = client.create_fine_tune(
             dataset.id,
@@ -110,6 +124,40 @@ def status(
         _attach(client, ft.id, output_dir or Path(f"{workflow.slug(ft.name)}-voices"))
 
 
+def _print_challenge(challenge: dict) -> None:
+    out.print("Have the speaker read this aloud and record it:", highlight=False)
+    out.print(f"\n    {challenge['statement']}\n", markup=False, highlight=False)
+    out.print(f"then run the same command with --consent RECORDING (before {challenge['expires_at']}).",
+              markup=False, highlight=False)
+
+
+def _consent(client: VoicesmithClient, dataset_id: str, name: str, clip: Optional[Path]) -> None:
+    """Send the consent recording if one is given; when the dataset has no verified consent, print a fresh
+    statement to read. Stops under the server's `require` policy until the consent verifies."""
+    state = client.consent_status(dataset_id)
+    if state["consent"] == "verified":
+        out.print("Consent: verified", style="green", highlight=False)
+        return
+    if clip is not None:
+        attempt = client.submit_consent(dataset_id, clip)
+        if attempt["verified"]:
+            out.print("Consent: verified", style="green", highlight=False)
+            return
+        out.print(f"Consent not verified: {attempt['message']}", markup=False, highlight=False)
+        if attempt["reason_code"] in ("no_challenge", "challenge_expired", "challenge_used", "challenge_superseded"):
+            state["challenge"] = None
+    challenge = state["challenge"] or client.consent_challenge(dataset_id, name)
+    if state["policy"] == "require":
+        _print_challenge(challenge)
+        raise fail("fine-tune not started: this server requires the speaker's verified consent")
+    if clip is not None:
+        raise fail("fine-tune not started: the consent recording did not verify (run without --consent to train "
+                   "with the voice marked unverified)")
+    out.print("Consent: unverified (this server allows it; the voices will be marked unverified). To verify:",
+              highlight=False)
+    _print_challenge(challenge)
+
+
 def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
     """Refuse a fine-tune the balance cannot cover, then (unless --yes) ask before spending credits.
 
@@ -127,7 +175,10 @@ def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
     question = (f"Start the fine-tune? It costs {credits.fine_tune_cost:,} credits (charged only if training "
                 f"completes); your balance: {balance}")
     if not typer.confirm(question, default=False):
-        raise fail("fine-tune not started (nothing was charged)")
+        # Declining is an answer, not an error: say what happened and exit 0.
+        out.print("Fine-tune not started; nothing was charged. Run the same command again to start it "
+                  "(uploaded files are kept).", markup=False, highlight=False)
+        raise typer.Exit(0)
 
 
 def _attach(client: VoicesmithClient, fine_tune_id: str, output_dir: Path) -> None:

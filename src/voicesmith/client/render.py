@@ -109,9 +109,17 @@ def voices_table(
 
 def voice_details(v: Voice) -> Table:
     table = Table.grid(padding=(0, 2))
-    for key in ("id", "name", "description", "language", "gender", "created_at", "is_owner", "is_public"):
+    for key in ("id", "name", "description", "language", "gender", "created_at", "is_owner", "is_public", "consent"):
         if key in v.raw:
             _add_row(table, Text(key, style="bold"), str(v.raw[key]))
+    provenance = v.raw.get("provenance") or {}
+    clip = provenance.get("clip") or {}
+    for key, value in (("from dataset", provenance.get("dataset_id")), ("from clip", clip.get("filename")),
+                       ("fine-tune", provenance.get("fine_tune_id")),
+                       ("consent attempt", provenance.get("consent_attempt_id")),
+                       ("created by key", provenance.get("api_key_id"))):
+        if value:
+            _add_row(table, Text(key, style="bold"), str(value))
     return table
 
 

@@ -181,6 +181,29 @@ def watch_fine_tune(client: VoicesmithClient, fine_tune_id: str, console: Consol
                 raise Detached(fine_tune_id) from None
 
 
+class EtaClock:
+    """Counts the server's ETA down between its revisions.
+
+    The server revises a fine-tune's ETA only when the job reports progress, which can be a minute apart in
+    a long stage: shown as it is, the ETA would freeze for that minute. Between revisions it runs down with
+    the wall clock (never below zero); a new figure, or new progress, replaces it.
+    """
+
+    def __init__(self) -> None:
+        self._eta: float | None = None
+        self._progress: float | None = None
+        self._at = 0.0
+
+    def update(self, eta_seconds: float | None, progress: float | None, now: float) -> None:
+        if eta_seconds is None:
+            self._eta = None
+        elif eta_seconds != self._eta or progress != self._progress:
+            self._eta, self._progress, self._at = float(eta_seconds), progress, now
+
+    def remaining(self, now: float) -> float | None:
+        return None if self._eta is None else max(0.0, self._eta - (now - self._at))
+
+
 def _follow(client: VoicesmithClient, fine_tune_id: str, console: Console) -> FineTune:
     ft = client.get_fine_tune(fine_tune_id)
     if ft.finished:
@@ -196,12 +219,15 @@ def _follow(client: VoicesmithClient, fine_tune_id: str, console: Console) -> Fi
         console=console,
     ) as progress:
         task = progress.add_task("waiting for a worker", total=1.0, eta="")
+        clock = EtaClock()
         while not ft.finished:
             stage = ft.stage or ("waiting for a worker" if ft.status == "created" else ft.status)
             if stage != last_stage:
                 progress.console.print(f"stage: {stage}", markup=False, highlight=False)
                 last_stage = stage
-            eta = f"ETA {render.duration(ft.eta_seconds)}" if ft.eta_seconds is not None else ""
+            clock.update(ft.eta_seconds, ft.progress, time.monotonic())
+            remaining = clock.remaining(time.monotonic())
+            eta = f"ETA {render.duration(remaining)}" if remaining is not None else ""
             progress.update(task, description=stage, completed=ft.progress or 0.0, eta=eta)
             time.sleep(POLL_SECONDS)
             ft = client.get_fine_tune(fine_tune_id)

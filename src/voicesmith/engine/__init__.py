@@ -11,6 +11,7 @@ optimiser, the Kokoro graph surgery, the voice set's recipes...) are internal an
 __all__ = [
     "audio",  # decoding any upload, resampling
     "clone",  # instant clone from one clip
+    "consent",  # the spoken consent check: code words heard (Whisper), speaker match, the threshold
     "dataset_report",  # per-file analysis and the dataset's quality report
     "encoding",  # output formats (wav, raw PCM, mp3, mu-law, a-law) and their encoders
     "fine_tune",  # the fine-tune pipeline: request, progress, result, its errors

@@ -40,9 +40,9 @@ class _SileroVad:
     def __init__(self) -> None:
         import onnxruntime as ort
 
+        # find_spec locates the package's files without importing it (see the module docstring).
         spec = importlib.util.find_spec("silero_vad")
-        if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError("the silero-vad package is not installed")
+        assert spec is not None and spec.submodule_search_locations, "silero-vad is a dependency"
         model = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad_16k_sequence.onnx"
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # tiny model: threads cost more than they save

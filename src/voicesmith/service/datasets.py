@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from pathlib import Path, PurePosixPath
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from voicesmith.config import get_settings
@@ -18,11 +18,11 @@ from voicesmith.service.ids import new_id
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.blobs import BlobNotFound, BlobWriter, get_blob_store
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import Dataset, DatasetFile, FineTune
+from voicesmith.store.models import ConsentAttempt, Dataset, DatasetFile, FineTune
 
 log = logging.getLogger(__name__)
 
-FILE_PURPOSES = ("fine_tune",)
+FILE_PURPOSES = ("fine_tune",)  # purpose=consent uploads go to service/consent.py, never into training
 # Names that say "audio": such a file must decode at upload, so a text file renamed .wav is refused at once.
 # Other files (transcripts, unknown kinds) are judged by the dataset analysis.
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".webm", ".aif",
@@ -77,6 +77,9 @@ def delete(org_id: str, dataset_id: str) -> None:
             raise Conflict(f"Dataset {dataset_id} is being used by fine-tune {busy}; delete the fine-tune first "
                            "or wait for it to finish.", error_code="dataset_in_use")
         session.execute(DatasetFile.__table__.delete().where(DatasetFile.dataset_id == dataset_id))
+        # Consent recordings live under the dataset's prefix and go with it; their scores stay as the record.
+        session.execute(update(ConsentAttempt).where(ConsentAttempt.dataset_id == dataset_id)
+                        .values(blob_key=None).execution_options(synchronize_session=False))
         session.execute(Dataset.__table__.delete().where(Dataset.id == dataset_id))
     # After the commit: a crash here leaves orphan bytes, never rows pointing at missing bytes.
     get_blob_store().delete_prefix(_blob_prefix(dataset_id))
@@ -109,7 +112,8 @@ def validate_purpose(purpose: str | None) -> str:
     if purpose is None or purpose == "":
         return "fine_tune"
     if purpose not in FILE_PURPOSES:
-        raise InvalidRequest(f"Unsupported purpose {purpose!r}; use 'fine_tune'.", error_code="invalid_purpose")
+        raise InvalidRequest(f"Unsupported purpose {purpose!r}; use 'fine_tune' (training audio) or 'consent' (the "
+                             "speaker reading a consent challenge, docs/consent.md).", error_code="invalid_purpose")
     return purpose
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from voicesmith.service import background
+from voicesmith.service import background, consent
 from voicesmith.service.datasets import owned as _owned_dataset
 from voicesmith.service.datasets import file_count
 from voicesmith.service.errors import InvalidRequest, NotFound
@@ -45,7 +45,7 @@ def _check_dataset_ready(dataset) -> None:  # noqa: ANN001
 
 
 def create(org_id: str, *, name: str, description: str, language: str, model_id: str, dataset_id: str,
-           accent: str | None = None, params: dict | None = None) -> FineTune:
+           accent: str | None = None, params: dict | None = None, api_key_id: str | None = None) -> FineTune:
     engine_model = resolve_model(model_id)
     validate_language(language)
     cost = fine_tune_price()
@@ -55,10 +55,12 @@ def create(org_id: str, *, name: str, description: str, language: str, model_id:
             raise InvalidRequest(f"Dataset {dataset.id} has no files; upload audio before starting a fine-tune.",
                                  error_code="dataset_empty")
         _check_dataset_ready(dataset)
+        verdict, attempt_id = consent.fine_tune_consent(session, org_id, dataset.id)
         reserve_credits(session, org_id, cost, what="A fine-tune")
         ft = FineTune(id=new_id("fine_tune"), org_id=org_id, dataset_id=dataset.id, name=name,
                       description=description, language=language, model_id=model_id, engine_model=engine_model,
-                      accent=accent, status="created", progress=0.0, credits_reserved=cost, params=params or {})
+                      accent=accent, status="created", progress=0.0, credits_reserved=cost, params=params or {},
+                      consent=verdict, consent_attempt_id=attempt_id, api_key_id=api_key_id)
         session.add(ft)
     background.enqueue_fine_tune(ft.id)
     return ft

@@ -21,7 +21,7 @@ from voicesmith.config import get_settings
 from voicesmith.engine.encoding import Encoder, OutputFormat, content_type, make_encoder
 from voicesmith.engine.synthesis import SUPPORTED_LANGUAGES, PhonemeTiming, WordTiming, get_synthesizer
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.service import speech_pool, usage, voices
+from voicesmith.service import consent, speech_pool, usage, voices
 from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.models import resolve_model
 from voicesmith.service.ids import new_uuid
@@ -176,6 +176,7 @@ def stream_speech(plan: SpeechPlan, text: str, encode: Callable[[np.ndarray], by
     """
 
     def pieces() -> Iterator[SpeechPiece]:
+        consent.note_synthesis(text, voice_kind=plan.voice.kind)  # before any audio exists (docs/consent.md)
         synthesizer = get_synthesizer()  # loaded once per process; first use may load it, on the pool
         rate = synthesizer.sample_rate
         limit = None if max_duration_s is None else int(round(max_duration_s * rate))

@@ -287,6 +287,8 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
                     s, voice_id=voice_id, org_id=org_id, kind="fine_tune", name=voice.name,
                     description=voice.description, language=language, accent=accent, artifact=voice.artifact,
                     fine_tune_id=fine_tune_id, preview_wav=voice.preview_wav, created_at=now,
+                    consent=ft.consent, consent_attempt_id=ft.consent_attempt_id, source_dataset_id=ft.dataset_id,
+                    created_by_key_id=ft.api_key_id,
                 ))
         committed = True
         return True

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
@@ -16,16 +14,15 @@ from sqlalchemy.orm import Session
 from voicesmith.engine import stock
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
-from voicesmith.service.ids import is_uuid, new_uuid
-from voicesmith.service.languages import default_country, parse_language_filter, validate_language
+from voicesmith.service.ids import is_uuid
+from voicesmith.service.languages import default_country, parse_language_filter
 from voicesmith.service.pagination import Page, PageRequest, paginate
 from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
-from voicesmith.store.models import Voice, utcnow
+from voicesmith.store.models import ConsentAttempt, Voice, utcnow
 
 log = logging.getLogger(__name__)
 
-CLONE_WINDOW_S = 30.0  # seconds of a clone clip that are used
 GENDERS = ("masculine", "feminine", "gender_neutral")
 _GENDER_ALIASES = {"male": "masculine", "m": "masculine", "female": "feminine", "f": "feminine",
                    "neutral": "gender_neutral", "gender-neutral": "gender_neutral"}
@@ -144,10 +141,17 @@ def update_voice(org_id: str, voice_id: str, *, name: str | None = None, descrip
 def delete(org_id: str, voice_id: str) -> None:
     with session_scope() as session:
         voice = _find_owned(session, org_id, voice_id)
-        key = voice.artifact_key
+        consent_key = None
+        if voice.kind == "clone" and voice.consent_attempt_id:
+            # An instant clone's consent recording belongs to it alone (a dataset's goes with the dataset).
+            attempt = session.scalar(select(ConsentAttempt).where(ConsentAttempt.id == voice.consent_attempt_id))
+            if attempt is not None and attempt.dataset_id is None:
+                consent_key, attempt.blob_key = attempt.blob_key, None
         session.delete(voice)
-    get_blob_store().delete(key)
-    _artifact_cache.forget(key)
+    delete_blobs(voice)
+    if consent_key:
+        get_blob_store().delete(consent_key)
+    _artifact_cache.forget(voice.artifact_key)
 
 
 # Artifacts ------------------------------------------------------------------------------------
@@ -210,10 +214,14 @@ def resolve(org_id: str, voice_id: str) -> ResolvedVoice:
 def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: str, name: str, description: str,
                 language: str, artifact: VoiceArtifact, fine_tune_id: str | None = None, gender: str | None = None,
                 accent: str | None = None, is_public: bool = False, preview_wav: bytes | None = None,
-                created_at: datetime | None = None) -> Voice:
+                created_at: datetime | None = None, consent: str | None = None,
+                consent_attempt_id: str | None = None, source_dataset_id: str | None = None,
+                source_clip: dict | None = None, created_by_key_id: str | None = None) -> Voice:
     """Write an artifact (and its preview) to the blob store and add its voice row.
 
     The caller commits; if that commit fails it calls delete_blobs(voice), so no blob outlives its row.
+    `consent` and the rest are the voice's provenance (service/consent.py); `consent` defaults to
+    "stock" for stock voices and "unverified" otherwise.
     """
     store = get_blob_store()
     key = f"voices/{voice_id}"
@@ -225,7 +233,10 @@ def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: st
     voice = Voice(id=voice_id, org_id=org_id, fine_tune_id=fine_tune_id, kind=kind, name=name,
                   description=description, language=language, gender=normalise_gender(gender), accent=accent,
                   is_public=is_public, engine_model=artifact.engine_model, artifact_key=key,
-                  preview_key=preview_key, created_at=created_at or utcnow())
+                  preview_key=preview_key, created_at=created_at or utcnow(),
+                  consent=consent or ("stock" if kind == "stock" else "unverified"),
+                  consent_attempt_id=consent_attempt_id, source_dataset_id=source_dataset_id,
+                  source_clip=source_clip, created_by_key_id=created_by_key_id)
     session.add(voice)
     return voice
 
@@ -256,6 +267,7 @@ def seed_stock_voices() -> int:
                 row = Voice(id=sv.voice_id, kind="stock", org_id=None, artifact_key=key, name=sv.name)
                 session.add(row)
             row.kind, row.org_id, row.is_public, row.artifact_key = "stock", None, True, key
+            row.consent = "stock"
             row.name, row.description, row.language = sv.name, sv.description, sv.language
             row.gender = normalise_gender(sv.gender)
             row.engine_model = sv.artifact.engine_model
@@ -263,55 +275,6 @@ def seed_stock_voices() -> int:
 
 
 # Creating voices from audio -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CloneRequest:
-    clip: bytes
-    filename: str
-    name: str
-    language: str
-    description: str = ""
-    base_voice_id: str | None = None
-    enhance: bool = False
-    mode: str | None = None
-    accent: str | None = None
-
-
-def clone_voice(org_id: str, request: CloneRequest) -> Voice:
-    """Instant clone from one clip (POST /voices/clone): a new voice owned by the organisation.
-
-    The clip is decoded from a temporary file (PyAV needs a seekable file for most containers) and
-    only its first CLONE_WINDOW_S seconds are used: the mapping was fitted on 5-30 s clips.
-    """
-    validate_language(request.language)
-    if request.base_voice_id:
-        get(org_id, request.base_voice_id)
-    from voicesmith.engine import clone  # the engine (and torch) load only when a clone is asked for
-    from voicesmith.engine.audio import AudioDecodeError, load_audio
-
-    suffix = Path(request.filename).suffix[:16] or ".bin"
-    with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-        tmp.write(request.clip)
-        tmp.flush()
-        try:
-            audio, rate = load_audio(tmp.name)
-        except AudioDecodeError as exc:
-            raise InvalidRequest(f"The clip could not be read as audio ({exc}). Send wav, flac, mp3, ogg, "
-                                 "m4a or webm.", error_code="invalid_audio") from None
-    audio = audio[: int(CLONE_WINDOW_S * rate)]
-    try:
-        artifact = clone.instant_clone(audio, rate)
-    except clone.CloneError as exc:
-        raise InvalidRequest(f"This clip cannot be cloned: {exc}. Send 5-30 s of one person speaking.",
-                             error_code="unclonable_clip") from None
-    description = request.description or f"Instant clone of {request.filename}."
-    with session_scope() as session:
-        voice = store_voice(session, voice_id=new_uuid(), org_id=org_id, kind="clone", name=request.name,
-                            description=description, language=request.language, artifact=artifact,
-                            accent=request.accent)
-        session.flush()  # fills created_at before the session closes
-    return voice
-
 
 def localize_voice(org_id: str, voice_id: str, language: str | None) -> Voice:
     """A copy of a voice speaking another language or accent (POST /voices/localize)."""

@@ -40,6 +40,16 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def database_exists() -> bool:
+    """False when the configured database is a SQLite file that is not there yet (a server database is
+    assumed to exist: connecting would say otherwise)."""
+    url = get_settings().database_url
+    if not _is_sqlite(url):
+        return True
+    path = url.split("///", 1)[-1]
+    return path in ("", ":memory:") or Path(path).is_file()
+
+
 def _on_sqlite_connect(dbapi_conn, _record) -> None:  # noqa: ANN001 (DB-API objects are untyped)
     # pysqlite's default transaction handling is kept on purpose: it opens the write transaction
     # at the first INSERT/UPDATE, which then waits on busy_timeout. A BEGIN at the first SELECT

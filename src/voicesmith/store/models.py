@@ -108,6 +108,11 @@ class FineTune(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     report: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     params: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # training budget and options
+    # Consent of the dataset's speaker when the fine-tune was created (service/consent.py): verified | unverified,
+    # the verified attempt behind it, and the API key that asked for the fine-tune.
+    consent: Mapped[str] = mapped_column(String(16), default="unverified", server_default="unverified")
+    consent_attempt_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -131,6 +136,59 @@ class Voice(Base):
     artifact_key: Mapped[str] = mapped_column(String(300))  # blob holding engine.voice.VoiceArtifact bytes
     preview_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Provenance (service/consent.py): verified | unverified | stock; the dataset or clip the voice was made
+    # from, the consent attempt that verified it, and the API key that created it.
+    consent: Mapped[str] = mapped_column(String(16), default="unverified", server_default="unverified")
+    consent_attempt_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_dataset_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_clip: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # {filename, sha256, seconds}
+    created_by_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ConsentChallenge(Base):
+    """A statement with a random code for the speaker to read aloud (one active per dataset, or per
+    organisation for instant clones: dataset_id None)."""
+
+    __tablename__ = "consent_challenges"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    dataset_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    speaker_name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(200))  # the code words, spelled out, space separated
+    statement: Mapped[str] = mapped_column(Text)
+    # active -> used (a verified attempt consumed it) | superseded (a newer challenge replaced it)
+    #        | synthesised (this server spoke its code words with a cloned voice meanwhile)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConsentAttempt(Base):
+    """One consent clip checked against a challenge, with its scores (kept after the audio is deleted)."""
+
+    __tablename__ = "consent_attempts"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    dataset_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    challenge_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)  # why it failed
+    message: Mapped[str] = mapped_column(Text, default="")
+    transcript: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # share of code words heard in order
+    statement_wer: Mapped[float | None] = mapped_column(Float, nullable=True)
+    similarity: Mapped[float | None] = mapped_column(Float, nullable=True)  # cosine to the training speech
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    filename: Mapped[str] = mapped_column(String(500), default="")
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    blob_key: Mapped[str | None] = mapped_column(String(300), nullable=True)  # None once the audio is deleted
 
 
 class UsageEvent(Base):

@@ -55,6 +55,15 @@ def threads_per_job(concurrency: int) -> int:
     return max(1, usable_cores() // max(1, concurrency))
 
 
+@signals.after_setup_logger.connect
+def _quiet_celery(logger=None, loglevel=None, **_kwargs) -> None:  # noqa: ANN001 (Celery signal)
+    """Celery's own INFO lines (a receipt and a result per task) only with -l DEBUG; ours at the chosen level."""
+    level = loglevel if isinstance(loglevel, int) else logging.INFO
+    if level > logging.DEBUG:
+        for name in ("celery", "kombu"):
+            logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
 @signals.celeryd_init.connect
 def _limit_threads(sender=None, instance=None, **_kwargs) -> None:  # noqa: ANN001 (Celery signal)
     """Share the cores among the jobs this worker runs at once.

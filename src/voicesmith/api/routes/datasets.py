@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Request, Response
+from typing import Optional
+
+from fastapi import Depends, File, Form, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api.auth import Principal, api_key_principal
 from voicesmith.api.errors import ApiError
 from voicesmith.api.pagination import envelope, page_params
 from voicesmith.api.routing import SlashRouter
-from voicesmith.api.schemas import DatasetCreate, DatasetUpdate, dataset_file_json, dataset_json, iso
+from voicesmith.api.schemas import (ConsentChallengeCreate, DatasetCreate, DatasetUpdate, consent_attempt_json,
+                                    consent_challenge_json, dataset_file_json, dataset_json, iso)
 from voicesmith.api.uploads import UploadDisconnected, parse_streaming
 from voicesmith.api.versions import api_version
 from voicesmith.config import get_settings
-from voicesmith.service import datasets
+from voicesmith.service import consent, datasets
 from voicesmith.service.pagination import PageRequest
 from voicesmith.store.blobs import BlobTooLarge
 
@@ -26,7 +29,7 @@ _UPLOAD_BODY = {
             "type": "object",
             "required": ["file"],
             "properties": {"file": {"type": "string", "format": "binary"},
-                           "purpose": {"type": "string", "enum": ["fine_tune"], "default": "fine_tune"}},
+                           "purpose": {"type": "string", "enum": ["fine_tune", "consent"], "default": "fine_tune"}},
         }}},
     }
 }
@@ -77,8 +80,12 @@ async def upload_file(dataset_id: str, request: Request, principal: Principal = 
         form = await parse_streaming(request, "file", upload.writer)
         if not form.file_found:
             raise ApiError(422, "invalid_request", "Invalid request", "Invalid request: file: field required.")
-        await run_in_threadpool(datasets.finish_upload, upload, form.filename or "upload", form.fields.get("purpose"),
-                                form.file_content_type)
+        if form.fields.get("purpose") == "consent":  # the speaker reading the challenge: verified, never trained on
+            await run_in_threadpool(consent.verify_upload, upload, form.filename or "consent",
+                                    api_key_id=principal.api_key_id)
+        else:
+            await run_in_threadpool(datasets.finish_upload, upload, form.filename or "upload",
+                                    form.fields.get("purpose"), form.file_content_type)
     except UploadDisconnected:
         upload.abort()
         return Response(status_code=400)  # nobody is listening any more; what matters is leaving nothing behind
@@ -113,3 +120,39 @@ def dataset_report(dataset_id: str, principal: Principal = Depends(api_key_princ
     report = datasets.report(principal.org_id, dataset_id)
     report["updated_at"] = iso(report["updated_at"])
     return report
+
+
+# Consent (voicesmith extension, docs/consent.md) --------------------------------------------------
+
+MAX_CONSENT_BYTES = 50 * 1024 * 1024
+
+
+@router.post("/{dataset_id}/consent-challenge", summary="A statement for the speaker to read (consent check)")
+def create_consent_challenge(dataset_id: str, body: Optional[ConsentChallengeCreate] = None,
+                             principal: Principal = Depends(api_key_principal)) -> dict:
+    challenge = consent.create_challenge(principal.org_id, dataset_id, speaker_name=body.name if body else None,
+                                         api_key_id=principal.api_key_id)
+    return consent_challenge_json(challenge)
+
+
+@router.post("/{dataset_id}/consent", summary="Check the speaker's recording of the consent challenge")
+async def submit_consent(dataset_id: str, clip: UploadFile = File(..., description="The speaker reading the statement."),
+                         challenge_id: Optional[str] = Form(None),
+                         principal: Principal = Depends(api_key_principal)) -> dict:
+    data = await clip.read(MAX_CONSENT_BYTES + 1)
+    if len(data) > MAX_CONSENT_BYTES:
+        raise ApiError(413, "file_too_large", "Payload too large",
+                       f"The consent clip is larger than {MAX_CONSENT_BYTES // (1024 * 1024)} MB; 5-30 s is enough.")
+    attempt = await run_in_threadpool(consent.verify_dataset_clip, principal.org_id, dataset_id, data,
+                                      clip.filename or "consent", api_key_id=principal.api_key_id,
+                                      challenge_id=challenge_id or None)
+    return consent_attempt_json(attempt)
+
+
+@router.get("/{dataset_id}/consent", summary="The dataset's consent: policy, verdict, challenge, attempts")
+def get_consent(dataset_id: str, principal: Principal = Depends(api_key_principal)) -> dict:
+    state = consent.status(principal.org_id, dataset_id)
+    challenge = state.pop("challenge")
+    state["challenge"] = consent_challenge_json(challenge) if challenge is not None else None
+    state["attempts"] = [consent_attempt_json(a) for a in state["attempts"]]
+    return state

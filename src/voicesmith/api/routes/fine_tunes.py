@@ -25,7 +25,8 @@ def list_fine_tunes(page: PageRequest = Depends(page_params),
 def create_fine_tune(body: FineTuneCreate, principal: Principal = Depends(api_key_principal)) -> dict:
     ft = fine_tunes.create(principal.org_id, name=body.name, description=body.description, language=body.language,
                            model_id=body.model_id, dataset_id=body.dataset, accent=body.accent,
-                           params={"budget": body.budget} if body.budget else None)
+                           params={"budget": body.budget} if body.budget else None,
+                           api_key_id=principal.api_key_id)
     return fine_tune_json(ft)
 
 

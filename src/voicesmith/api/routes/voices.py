@@ -11,10 +11,12 @@ from voicesmith.api.auth import Principal, api_key_principal
 from voicesmith.api.errors import ApiError
 from voicesmith.api.pagination import envelope, make_page_request
 from voicesmith.api.routing import SlashRouter
-from voicesmith.api.schemas import VoiceLocalize, VoiceUpdate, voice_json, voice_metadata_json
+from voicesmith.api.schemas import (ConsentChallengeCreate, VoiceLocalize, VoiceUpdate, consent_challenge_json,
+                                    voice_json, voice_metadata_json)
 from voicesmith.api.versions import V2024_11_13, ApiVersion, api_version
-from voicesmith.service import voices
-from voicesmith.service.voices import CloneRequest, VoiceFilter
+from voicesmith.service import cloning, consent, voices
+from voicesmith.service.cloning import CloneRequest
+from voicesmith.service.voices import VoiceFilter
 
 router = SlashRouter(prefix="/voices", tags=["voices"], dependencies=[Depends(api_version)])
 
@@ -57,6 +59,9 @@ async def clone_voice(
     enhance: Optional[bool] = Form(None),
     mode: Optional[str] = Form(None),
     accent: Optional[str] = Form(None),
+    consent_clip: Optional[UploadFile] = File(None, alias="consent",
+                                              description="voicesmith: the speaker reading POST /voices/consent-challenge."),
+    consent_challenge_id: Optional[str] = Form(None),
     principal: Principal = Depends(api_key_principal), version: ApiVersion = Depends(api_version),
 ) -> dict:
     if mode is not None and mode not in CLONE_MODES:
@@ -68,11 +73,24 @@ async def clone_voice(
                        f"The clip is larger than {MAX_CLIP_BYTES // (1024 * 1024)} MB; 5-30 s of audio is enough.")
     if not data:
         raise ApiError(400, "empty_file", "Invalid request", "The clip is empty.")
+    consent_data = await consent_clip.read(MAX_CLIP_BYTES + 1) if consent_clip is not None else None
+    if consent_data is not None and len(consent_data) > MAX_CLIP_BYTES:
+        raise ApiError(413, "file_too_large", "Payload too large", "The consent clip is too large; 5-30 s is enough.")
     request = CloneRequest(clip=data, filename=clip.filename or "clip", name=name, language=language,
                            description=description or "", base_voice_id=base_voice_id or None,
-                           enhance=bool(enhance), mode=mode, accent=accent)
-    voice = await run_in_threadpool(voices.clone_voice, principal.org_id, request)
+                           enhance=bool(enhance), mode=mode, accent=accent, consent_clip=consent_data or None,
+                           consent_filename=(consent_clip.filename if consent_clip is not None else None) or "consent",
+                           consent_challenge_id=consent_challenge_id or None, api_key_id=principal.api_key_id)
+    voice = await run_in_threadpool(cloning.clone_voice, principal.org_id, request)
     return voice_metadata_json(voice, version)
+
+
+@router.post("/consent-challenge", summary="A statement for the speaker to read before an instant clone")
+def create_clone_consent_challenge(body: Optional[ConsentChallengeCreate] = None,
+                                   principal: Principal = Depends(api_key_principal)) -> dict:
+    challenge = consent.create_challenge(principal.org_id, None, speaker_name=body.name if body else None,
+                                         api_key_id=principal.api_key_id)
+    return consent_challenge_json(challenge)
 
 
 @router.post("/localize", summary="Localize a voice into another language or accent")

@@ -4,7 +4,7 @@ import { currentDatasets, selectedDatasetId } from "./datasets.js";
 import { playStored } from "./player.js";
 import { renderAB, renderFineTuneSummary, renderLikeness, voiceFigures } from "./report.js";
 import { $, badge, clear, confirmAction, el, formatDuration, guarded, newestFirst, setProgress, showError } from "./ui.js";
-import { loadVoices, playButton, tryButton } from "./voices.js";
+import { consentBadge, loadVoices, playButton, tryButton } from "./voices.js";
 
 // What each budget costs in time, measured with bench/bench_fine_tune.py on a quiet 2-core machine
 // (docs/benchmarks.md: tiny 304 s from upload to completed, default 13-14 min); a busy machine takes longer.
@@ -141,7 +141,7 @@ export function renderResults(voices, report, samples = []) {
   renderFineTuneSummary($("#ft-summary"), report);
   clear($("#ft-voices"), ...voices.map((voice, index) => el("div", { class: "voice-card", dataset: { voiceId: voice.id } },
     el("div", { class: "voice-card-head" }, el("strong", { text: voice.name }),
-      el("span", { class: "voice-card-actions" }, playButton(voice), tryButton(voice))),
+      el("span", { class: "voice-card-actions" }, consentBadge(voice), " ", playButton(voice), tryButton(voice))),
     el("p", { class: "muted", text: voice.description || "" }),
     voiceFigures(report, voice, index),
   )));

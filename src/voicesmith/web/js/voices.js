@@ -18,6 +18,18 @@ export function tryButton(voice) {
     "aria-label": `Open ${voice.name} in the playground`, on: { click: () => tryVoice(voice) } }, "Playground");
 }
 
+// The speaker's consent (docs/consent.md): verified by a spoken challenge, or not; stock voices need no badge.
+const CONSENT = {
+  verified: ["Consent verified", "The speaker read a consent challenge in this voice."],
+  unverified: ["Unverified", "Made without a verified spoken consent of the speaker."],
+};
+
+export function consentBadge(voice) {
+  const [label, title] = CONSENT[voice.consent] || [];
+  if (!label) return "";
+  return el("span", { class: "badge consent", title, dataset: { consent: voice.consent } }, label);
+}
+
 function render() {
   const filter = $("#voice-filter").value;
   const shown = voices.filter((v) => filter === "all" || (filter === "own") === Boolean(v.is_owner));
@@ -26,7 +38,7 @@ function render() {
     el("td", { class: "desc muted col-desc", text: voice.description || "" }),
     el("td", { class: "col-lang", text: voice.language || "" }),
     el("td", {}, el("span", { class: "tag", dataset: { kind: voice.is_owner ? "own" : "stock" } },
-      voice.is_owner ? "Yours" : "Stock")),
+      voice.is_owner ? "Yours" : "Stock"), " ", consentBadge(voice)),
     el("td", { class: "actions" }, playButton(voice), tryButton(voice)),
   ));
   const empty = el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No voices match." }));
