@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.wav_support import TINY_WAV, wav_bytes
+
 import hashlib
 
 import pytest
@@ -124,6 +126,17 @@ def test_upload_errors(api):
     assert r.status_code == 415 and r.json()["error_code"] == "unsupported_media_type"
     r = _upload(api, "dataset_missing", b"abc")
     assert r.status_code == 404
+    # A text file renamed .wav is refused at upload, in words a person can act on, and nothing is stored.
+    r = _upload(api, ds["id"], b"Dear diary, this is not a recording at all. " * 40, filename="notes.wav")
+    body = r.json()
+    assert r.status_code == 400 and body["error_code"] == "invalid_audio", body
+    assert "notes.wav" in body["message"] and "/" not in body["message"].replace("notes.wav", "")
+    assert "errno" not in body["message"].lower() and "[" not in body["message"]
+    # Files not named as audio (transcripts, other kinds) are left to the dataset analysis.
+    assert _upload(api, ds["id"], b"hello there", filename="clip.txt").status_code == 204
+    r = api.client.delete(f"/datasets/{ds['id']}/files/" + api.client.get(
+        f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"][0]["id"], headers=api.h())
+    assert r.status_code == 204
     assert api.client.get(f"/datasets/{ds['id']}/files", headers=api.h()).json()["data"] == []
     assert list((api.data_dir / "blobs" / ".tmp").iterdir()) == []
 
@@ -222,3 +235,24 @@ def test_disk_full_during_an_upload_is_507_for_that_request_only(api, monkeypatc
     monkeypatch.setattr(blobs.BlobWriter, "write", real_write)
     assert _upload(api, ds["id"], wav_bytes(1.0)).status_code == 204
     assert api.client.get("/").json()["ok"] is True
+
+
+def test_uploaded_files_play_back_to_their_owner_only(api):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    ds = _create(api, org="player", name="listen")
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(2400, np.float32), 24000, format="WAV", subtype="PCM_16")
+    wav = buf.getvalue()
+    assert _upload(api, ds["id"], wav, filename="hello.wav", org="player").status_code == 204
+    file_id = api.client.get(f"/datasets/{ds['id']}/files", headers=api.h("player")).json()["data"][0]["id"]
+    r = api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio", headers=api.h("player"))
+    assert r.status_code == 200 and r.content == wav and r.headers["content-type"] == "audio/wav"
+    r = api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio", headers=api.h("stranger"))
+    assert r.status_code == 404 and r.json()["error_code"] == "dataset_not_found"
+    r = api.client.get(f"/datasets/{ds['id']}/files/file_nope/audio", headers=api.h("player"))
+    assert r.status_code == 404 and r.json()["error_code"] == "file_not_found"
+    assert api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio").status_code == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.wav_support import TINY_WAV
+
 import pytest
 
 from tests.wav_support import wav_bytes
@@ -131,3 +133,68 @@ def test_fine_tune_voices_listed_in_order(api):
     assert [v["id"] for v in page1["data"] + page2["data"]] == ids
     assert page1["has_more"] and not page2["has_more"]
     assert all(v["is_owner"] for v in page1["data"])
+
+
+def _wav(seconds: float, freq: float) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(int(24000 * seconds)) / 24000
+    buf = io.BytesIO()
+    sf.write(buf, 0.3 * np.sin(2 * np.pi * freq * t), 24000, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_completed_report_lets_the_real_speaker_and_each_voice_be_heard_on_the_same_words(api):
+    import numpy as np
+
+    from voicesmith.engine.voice import VoiceArtifact
+    from voicesmith.service import training
+
+    ds = _dataset_with_file(api, "listen")
+    ft = api.client.post("/fine-tunes", json=_body(ds), headers=api.h("listen")).json()
+    claim = training.claim(ft["id"], training.new_worker_id("test"))
+    rng = np.random.default_rng(1)
+    texts = ["The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background."]
+    real = [_wav(1.0, 200), _wav(1.2, 210)]
+    spoken = {k: [_wav(0.9, 300 + 10 * k + i) for i in range(2)] for k in range(2)}
+    voices = [training.NewVoice(f"v{k}", "d", VoiceArtifact(rng.normal(size=(510, 256)).astype(np.float32)),
+                                preview_wav=spoken[k][0], samples=tuple(spoken[k])) for k in range(2)]
+    report = {"voices": [{"key": "match", "similarity": 0.8}, {"key": "clear", "similarity": 0.7}]}
+    samples = [training.HeldOutSample(t, w) for t, w in zip(texts, real)]
+    assert training.complete(ft["id"], claim.worker_id, voices, report, samples)
+
+    answer = api.client.get(f"/fine-tunes/{ft['id']}/report", headers=api.h("listen")).json()
+    listed = api.client.get(f"/fine-tunes/{ft['id']}/voices", headers=api.h("listen")).json()["data"]
+    ids = [v["id"] for v in listed]
+    # The report's voice entries say which voice they measure.
+    assert [v["voice_id"] for v in answer["report"]["voices"]] == ids
+    assert [s["text"] for s in answer["samples"]] == texts
+    for i, sample in enumerate(answer["samples"]):
+        r = api.client.get(sample["real_audio_url"], headers=api.h("listen"))
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/wav" and r.content == real[i]
+        assert [v["voice_id"] for v in sample["voices"]] == ids
+        for k, v in enumerate(sample["voices"]):
+            r = api.client.get(v["audio_url"], headers=api.h("listen"))
+            assert r.status_code == 200 and r.content == spoken[k][i]
+    # Another organisation hears nothing; unknown samples and voices are 404 with a code.
+    first = answer["samples"][0]
+    assert api.client.get(first["real_audio_url"], headers=api.h("other")).json()["error_code"] == "fine_tune_not_found"
+    for bad in (f"/fine-tunes/{ft['id']}/samples/7/real", f"/fine-tunes/{ft['id']}/samples/0/voices/nope"):
+        r = api.client.get(bad, headers=api.h("listen"))
+        assert r.status_code == 404 and r.json()["error_code"] == "sample_not_found"
+
+    # The voice's preview is reachable through preview_file_url (expand[]), and plays the stored clip.
+    got = api.client.get(f"/voices/{ids[0]}", params={"expand[]": "preview_file_url"},
+                         headers=api.h("listen", version="2025-11-04")).json()
+    assert got["preview_file_url"] == f"/voices/{ids[0]}/preview"
+    r = api.client.get(got["preview_file_url"], headers=api.h("listen", version="2025-11-04"))
+    assert r.status_code == 200 and r.content == spoken[0][0]
+
+    # Deleting the fine-tune removes its held-out audio (the voices stay).
+    assert api.client.delete(f"/fine-tunes/{ft['id']}", headers=api.h("listen")).status_code == 204
+    assert not list((api.data_dir / "blobs" / "fine_tunes" / ft["id"]).rglob("*.wav"))
+    assert list((api.data_dir / "blobs" / "voice_previews").glob("*.wav"))  # the blob layout the check relies on
+    assert api.client.get(f"/voices/{ids[0]}/preview", headers=api.h("listen")).status_code == 200

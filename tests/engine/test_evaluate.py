@@ -84,3 +84,16 @@ def test_stock_voice_evaluation_is_below_the_ceiling_and_intelligible(held):
     (text, wav), = ev.previews
     audio, sr = sf.read(io.BytesIO(wav))
     assert sr == 24000 and len(audio) > sr // 2 and text in held.texts
+
+
+def test_samples_are_the_same_short_sentences_for_every_voice_and_the_real_speaker():
+    texts = ["Yes.", "A much longer held-out sentence of many words.", "Three short words.", "Four words here now."]
+    clips = [np.zeros(n, np.float32) for n in (1000, 9000, 3000, 4000)]
+    held = HeldOutSet(texts, texts, None, np.zeros(256, np.float32), 16000, "en", None, clips, 24000)
+    # The shortest clips of three words or more, in held-out order ("Yes." is too short to judge a voice by).
+    assert held.sample_indices(2) == [2, 3]
+    real = held.real_samples(2)
+    assert [t for t, _ in real] == ["Three short words.", "Four words here now."]
+    audio, sr = sf.read(io.BytesIO(real[1][1]))
+    assert sr == 24000 and len(audio) == 4000
+    assert held.sample_indices(0) == [] and HeldOutSet(texts, texts, None, None, 16000, "en", None).real_samples(2) == []

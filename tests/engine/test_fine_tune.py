@@ -155,6 +155,14 @@ def test_report_is_json_with_previews_and_speaker_figures(run):
         for text, wav in voice.previews:
             audio, sr = sf.read(io.BytesIO(wav))
             assert sr == 24000 and 0.5 < len(audio) / sr < 15 and np.abs(audio).max() > 0.01 and text
+    # Every voice says the same held-out sentences, and the speaker's real recordings of them come along.
+    real_texts = [text for text, _ in run.result.real_samples]
+    assert len(real_texts) == 2
+    for voice in run.result.voices:
+        assert [text for text, _ in voice.previews] == real_texts
+    for _, wav in run.result.real_samples:
+        audio, sr = sf.read(io.BytesIO(wav))
+        assert 0.5 < len(audio) / sr < 15 and np.abs(audio).max() > 0.01
 
 
 @pytest.mark.slow
@@ -165,6 +173,7 @@ def test_rerun_after_completion_reuses_everything(run):
     assert [v.name for v in result.voices] == [v.name for v in run.result.voices]
     assert np.array_equal(result.voices[0].artifact.style, run.result.voices[0].artifact.style)
     assert [u.message for u in again] == ["already complete"]
+    assert result.real_samples == run.result.real_samples
     assert time.monotonic() - t < 5  # the finished result is read back, nothing recomputed
 
 
@@ -214,3 +223,14 @@ def test_unusable_datasets_are_refused_with_a_reason(kind, code, speech_data, tm
     assert err.value.reason_code == code
     assert err.value.message and err.value.report["ok_to_train"] is False
     assert all(u.stage == "ingest" for u in updates)  # refused before any training work
+
+
+def test_a_finished_result_keeps_its_real_samples_across_a_rerun(tmp_path: Path) -> None:
+    from voicesmith.engine.fine_tune import FineTunedVoice, FineTuneResult, _load_result, _save_result
+
+    artifact = VoiceArtifact(np.random.default_rng(0).normal(size=(510, 256)).astype(np.float32))
+    voice = FineTunedVoice("v", "d", artifact, "match", [("one two three", b"RIFF-voice")])
+    _save_result(FineTuneResult([voice], {"ok": True}, [("one two three", b"RIFF-real")]), tmp_path)
+    loaded = _load_result(tmp_path)
+    assert loaded.real_samples == [("one two three", b"RIFF-real")]
+    assert loaded.voices[0].previews == [("one two three", b"RIFF-voice")]

@@ -6,6 +6,8 @@ import threading
 
 import pytest
 
+from tests.wav_support import TINY_WAV
+
 from voicesmith.service.errors import InsufficientCredits, NotFound
 from tests.wav_support import wav_bytes
 

@@ -187,3 +187,27 @@ def test_release_worker_jobs_makes_them_claimable_at_once(jobs: JobsEnv) -> None
     assert jobs.fine_tune(other)["heartbeat_at"] is not None
     assert training.sweep().dispatch == [ft_id]  # no waiting for the heartbeat timeout
     assert training.claim(ft_id, training.new_worker_id("b")) is not None
+
+
+def test_held_out_samples_are_stored_with_completion_and_never_without_it(jobs: JobsEnv) -> None:
+    samples = [training.HeldOutSample("one two three", b"RIFF-real-0"), training.HeldOutSample("four five six", b"RIFF-real-1")]
+    voices = [training.NewVoice(v.name, v.description, v.artifact, v.preview_wav, (b"RIFF-a", b"RIFF-b"))
+              for v in _voices()]
+    report = {"voices": [{"key": f"k{i}"} for i in range(4)]}
+    refused = jobs.create_fine_tune()
+    claim = training.claim(refused, training.new_worker_id("a"))
+    jobs.update_fine_tune(refused, cancel_requested=True)
+    assert not training.complete(refused, claim.worker_id, voices, report, samples)
+    assert not get_blob_store().exists(training.sample_key(refused, 0, "real"))
+
+    ft_id = jobs.create_fine_tune()
+    claim = training.claim(ft_id, training.new_worker_id("a"))
+    assert training.complete(ft_id, claim.worker_id, voices, report, samples)
+    stored = jobs.fine_tune(ft_id)["report"]
+    with session_scope() as s:
+        ids = [v.id for v in s.query(Voice).filter_by(fine_tune_id=ft_id).order_by(Voice.seq)]
+    assert [e["voice_id"] for e in stored["voices"]] == ids
+    assert stored["samples"] == [{"text": "one two three", "voice_ids": ids}, {"text": "four five six", "voice_ids": ids}]
+    store = get_blob_store()
+    assert store.get_bytes(training.sample_key(ft_id, 1, "real")) == b"RIFF-real-1"
+    assert store.get_bytes(training.sample_key(ft_id, 1, ids[2])) == b"RIFF-b"

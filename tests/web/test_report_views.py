@@ -61,7 +61,7 @@ def test_fine_tune_report_view_shows_every_figure(page, tmp_path):
     voices = [{"id": str(uuid.uuid4()), "name": name, "description": f"{name} voice", "is_owner": True}
               for name in reversed(names)]  # listed in another order than the report: matched by name
 
-    page.execute_script("document.getElementById('ft-detail').hidden = false")
+    page.execute_script("location.hash = '#fine-tunes'; document.getElementById('ft-detail').hidden = false")
     in_page(page, "js/fine_tunes.js", "m.renderResults(args[0], args[1])", voices, json.loads(json.dumps(report)))
 
     summary = text_of(page, "#ft-summary")
@@ -103,7 +103,7 @@ def test_dataset_report_view_shows_verdicts_with_upload_names(page, tmp_path):
     listed = [{"id": "file_a", "filename": "morning take.wav", "analysis": None},
               {"id": "file_b", "filename": "street.wav", "analysis": None}]
 
-    page.execute_script("document.getElementById('dataset-detail').hidden = false")
+    page.execute_script("location.hash = '#datasets'; document.getElementById('dataset-detail').hidden = false")
     in_page(page, "js/report.js", "m.renderDatasetReport(document.getElementById('report-body'), "
             "{status: 'ready', report: args[0], files: args[1]})", report, listed)
 

@@ -2,16 +2,22 @@
 
 Every check compares what the page shows with what the public API says at the same moment, and
 HTTP statuses are read from Chromium's own network log (DevTools performance log), not from the page.
+
+A tiny fine-tune is started through the page's confirmation; the checks that wait for it to complete
+(`trained`: up to 45 min on a loaded machine) are @pytest.mark.slow, and reuse it for A/B, likeness and delete.
+Their fast sibling stores a completed fine-tune through the service layer and checks likeness and A/B on it.
+Screenshots of every section at 375 px and 1280 px wide go to $VOICESMITH_TEST_ARTIFACTS (else a pytest
+temporary folder, printed).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +31,11 @@ pytestmark = pytest.mark.timeout(240)
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "src" / "voicesmith" / "web"
 API_VERSION = "2026-03-01"
-# Enough real speech in two files that the dataset may pass the 60 s minimum once it is analysed.
-SECONDS_PER_UPLOAD = 35.0
+# Enough real speech in three files that the dataset passes the 60 s minimum once it is analysed.
+SECONDS_PER_UPLOAD = 30.0
+UPLOADS = 3
+WIDTHS = (375, 1280)
+SECTIONS = ("voices", "datasets", "fine-tunes", "playground")
 
 
 # Helpers ----------------------------------------------------------------------------------------
@@ -131,6 +140,41 @@ def player_src_or_error(driver) -> str | None:
     return src if src.startswith("blob:") else None
 
 
+def goto(driver, section: str) -> None:
+    """Open one of the studio's sections with its tab, as a user would."""
+    click(driver, q(driver, f"#tab-{section}"))
+    wait_for(lambda: q(driver, f"#{section}").is_displayed(), 5, f"the {section} section shown")
+
+
+def confirm(driver, expect_title: str) -> object:
+    """The open confirmation dialog (its title must contain `expect_title`)."""
+    dialog = wait_for(lambda: driver.execute_script("return document.getElementById('confirm').open")
+                      and q(driver, "#confirm"), 10, "the confirmation dialog")
+    assert expect_title in q(dialog, "#confirm-title").text
+    return dialog
+
+
+def player_duration(driver) -> float:
+    return driver.execute_script("const p = document.getElementById('player'); "
+                                 "return p.readyState >= 1 && Number.isFinite(p.duration) ? p.duration : 0")
+
+
+def console_errors(driver, allowed_statuses=(), allowed_failures=()) -> list[str]:
+    """SEVERE console entries since the last call, except failed loads with an expected HTTP status, and
+    `allowed_failures`: (url part, network error) pairs expected from a test."""
+    errors = []
+    for entry in driver.get_log("browser"):
+        if entry["level"] != "SEVERE":
+            continue
+        message = entry["message"]
+        if "Failed to load resource" in message and any(f"status of {s}" in message for s in allowed_statuses):
+            continue
+        if any(url in message and error in message for url, error in allowed_failures):
+            continue
+        errors.append(message)
+    return errors
+
+
 def connect(driver, key: str) -> None:
     field = q(driver, "#api-key")
     field.clear()
@@ -139,14 +183,14 @@ def connect(driver, key: str) -> None:
 
 
 def real_speech_wavs(speech_data: Path, out_dir: Path) -> list[Path]:
-    """Two WAVs of one real speaker (allison_en), each ~35 s of her consecutive prompts."""
+    """Three WAVs of one real speaker (allison_en), each ~30 s of her consecutive prompts."""
     rows = [line.split("\t") for line in (speech_data / "manifest.tsv").read_text().splitlines()[1:]]
     clips = [speech_data / row[2] for row in rows if row[0] == "allison_en"]
     assert clips, "allison_en is missing from the speech data"
     paths = []
-    for part in range(2):
+    for part in range(UPLOADS):
         audio, rate, total = [], None, 0.0
-        for clip in clips[part * 60:]:
+        for clip in clips[part * 40:]:
             data, sr = sf.read(clip, dtype="float32")
             rate = rate or sr
             if sr != rate:
@@ -186,6 +230,21 @@ def studio(browser, live_server, studio_key):
 @pytest.fixture(scope="module")
 def network(studio) -> Network:
     return Network(studio)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = os.environ.get("VOICESMITH_TEST_ARTIFACTS")
+    path = Path(folder) / "studio" if folder else tmp_path_factory.mktemp("studio-artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"studio screenshots: {path}")
+    return path
+
+
+def screenshot(driver, artifacts: Path, name: str) -> Path:
+    path = artifacts / f"{name}.png"
+    path.write_bytes(driver.get_screenshot_as_png())
+    return path
 
 
 # Static files -----------------------------------------------------------------------------------
@@ -291,101 +350,353 @@ def test_playing_a_stock_voice_fills_the_player(studio, api, network):
     assert q(studio, "#player-caption").text == f"Now playing: {voice['name']}"
 
 
-def test_dataset_upload_report_and_fine_tune_lifecycle(studio, api, network, speech_data, tmp_path):
-    wavs = real_speech_wavs(speech_data, tmp_path)
 
-    # Create a dataset from the form: it becomes the selected one.
+
+# Datasets: upload, refusal, playback -------------------------------------------------------------
+
+NOT_AUDIO = b"Dear diary, today I renamed a text file to .wav to see what the studio does with it. " * 30
+
+
+@pytest.fixture(scope="module")
+def dataset(studio, api, network, speech_data, tmp_path_factory) -> dict:
+    """A dataset made in the page: three real clips and a text file renamed .wav, chosen in one go."""
+    folder = tmp_path_factory.mktemp("studio-uploads")
+    wavs = real_speech_wavs(speech_data, folder)
+    bad = folder / "diary entry that was never a recording.wav"
+    bad.write_bytes(NOT_AUDIO)
+    goto(studio, "datasets")
     name = f"studio test {uuid.uuid4().hex[:6]}"
     q(studio, "#dataset-name").send_keys(name)
     click(studio, q(studio, "#dataset-form button[type=submit]"))
-    dataset = wait_for(lambda: next((d for d in api.all("/datasets") if d["name"] == name), None), 10, "the dataset")
-    wait_for(lambda: q(studio, "#dataset-select").get_attribute("value") == dataset["id"], 10, "the dataset selected")
+    created = wait_for(lambda: next((d for d in api.all("/datasets") if d["name"] == name), None), 10, "the dataset")
+    wait_for(lambda: q(studio, "#dataset-select").get_attribute("value") == created["id"], 10, "the dataset selected")
+    q(studio, "#file-input").send_keys("\n".join(str(p) for p in [*wavs, bad]))
+    wait_for(lambda: q(studio, "#upload-overall").get_attribute("data-state") in ("done", "partial"), 60,
+             "every upload answered")
+    return {**created, "wavs": wavs, "bad": bad}
 
-    # Upload through the file input: per-file and overall bars reach 100%, then the files are listed.
-    q(studio, "#file-input").send_keys("\n".join(str(p) for p in wavs))
-    wait_for(lambda: q(studio, "#upload-overall").get_attribute("aria-valuenow") == "100", 30,
-             "the overall upload bar at 100%")
-    # The overall bar reaches 100% only once the server has stored every file.
-    assert q(studio, "#upload-overall-text").text == "100%"
+
+def test_upload_refuses_a_file_that_is_not_audio_at_once_and_keeps_the_rest(studio, api, network, dataset):
     rows = qa(studio, "#upload-rows li")
-    assert [r.get_attribute("data-state") for r in rows] == ["done", "done"]
-    assert [q(r, ".progress").get_attribute("aria-valuenow") for r in rows] == ["100", "100"]
+    assert [r.get_attribute("data-state") for r in rows] == ["done"] * UPLOADS + ["failed"]
+    assert q(studio, "#upload-overall-text").text == f"1 of {UPLOADS + 1} failed"
+    failed = rows[-1]
+    assert failed.get_attribute("data-code") == "invalid_audio"
+    message = q(failed, ".upload-state").text
+    # A sentence about the file, in its own name: no server path, no errno, no exception text.
+    assert dataset["bad"].name in message and "not audio" in message
+    assert "/" not in message.replace(dataset["bad"].name, "") and "errno" not in message.lower()
+    # The long message wraps inside the page instead of widening it.
+    assert studio.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    statuses = [u["status"] for u in network.matching("POST", rf"/datasets/{dataset['id']}/files$")]
+    assert statuses == [204] * UPLOADS + [400]
+    stored = sorted(f["filename"] for f in api.all(f"/datasets/{dataset['id']}/files"))
+    assert stored == sorted(p.name for p in dataset["wavs"])
+    wait_for(lambda: sorted(q(r, "td.name span").text for r in qa(studio, "#file-rows tr[data-file-id]")) == stored,
+             10, "the three files listed once")
 
-    # Drag and drop: a real clip dropped on the drop zone goes through the same upload path.
+
+def test_an_uploaded_recording_plays_in_the_page(studio, api, network, dataset):
+    files = api.all(f"/datasets/{dataset['id']}/files")
+    target = files[1]
+    row = q(studio, f'#file-rows tr[data-file-id="{target["id"]}"]')
+    click(studio, q(row, "button.play"))
+    wait_for(lambda: q(studio, "#player").get_attribute("data-playing") == target["id"], 20, "the clip in the player")
+    fetched = wait_for(lambda: network.matching("GET", rf"/files/{target['id']}/audio$"), 10, "the audio request")
+    assert fetched[-1]["status"] == 200 and fetched[-1]["mime"].startswith("audio/")
+    # The audio element received the recording: its duration is the file's own.
+    duration = wait_for(lambda: player_duration(studio), 10, "the clip decoded")
+    expected = sf.info(str(next(p for p in dataset["wavs"] if p.name == target["filename"]))).duration
+    assert abs(duration - expected) < 0.1
+    assert q(studio, "#player-caption").text == f"Now playing: {target['filename']}"
+
+
+def test_a_dropped_file_uploads_and_removing_it_asks_first(studio, api, network, dataset, speech_data):
     clip = speech_data / "wav" / "allison_en" / "activated.wav"
     studio.execute_script(DROP_FILE, q(studio, "#drop-zone"), clip.name, base64.b64encode(clip.read_bytes()).decode())
     wait_for(lambda: [r.get_attribute("data-state") for r in qa(studio, "#upload-rows li")] == ["done"]
              and q(studio, "#upload-overall-text").text == "100%", 30, "the dropped file uploaded")
-    uploads = network.matching("POST", rf"/datasets/{dataset['id']}/files$")
-    assert [u["status"] for u in uploads] == [204, 204, 204]
-    names = sorted([p.name for p in wavs] + [clip.name])
-    assert sorted(f["filename"] for f in api.all(f"/datasets/{dataset['id']}/files")) == names
-    wait_for(lambda: sorted(r.text for r in qa(studio, "#file-rows td.name")) == names, 10, "the three files listed")
+    dropped = wait_for(lambda: next((f for f in api.all(f"/datasets/{dataset['id']}/files")
+                                     if f["filename"] == clip.name), None), 10, "the dropped file stored")
 
-    # The quality report: the page's status settles where the API's does.
-    wait_for(lambda: q(studio, "#report-status").text not in ("", "pending"), 90, "the quality report")
-    report = api.json(f"/datasets/{dataset['id']}/report")
-    assert q(studio, "#report-status").text == report["status"]
-    if report["report"] is not None:
-        verdict = q(studio, "#report-body .verdict")
-        assert verdict.get_attribute("data-ok") == str(bool(report["report"].get("ok_to_train"))).lower()
+    def click_remove():
+        # The files table re-renders while the dataset is re-analysed: find the row afresh on each try.
+        rows = qa(studio, f'#file-rows tr[data-file-id="{dropped["id"]}"]')
+        if rows:
+            click(studio, q(rows[0], "button:not(.play)"))
+        return bool(rows)
 
-    # Start a fine-tune on it.
-    ft_name = f"studio voice {uuid.uuid4().hex[:6]}"
-    q(studio, "#ft-name").send_keys(ft_name)
-    assert q(studio, "#ft-dataset").get_attribute("value") == dataset["id"]
-    click(studio, q(studio, "#fine-tune-form button[type=submit]"))
-    creates = wait_for(lambda: network.matching("POST", r"/fine-tunes$"), 10, "the fine-tune request")
-    if creates[-1]["status"] != 200:
-        # The server refused (e.g. not enough usable speech): the page must say exactly why.
-        card = wait_for(lambda: qa(studio, "#errors .error-card"), 5, "the refusal shown")[0]
-        assert report["report"] and report["report"].get("ok_to_train") is False, "refused a dataset the report accepted"
-        assert card.get_attribute("data-code") == "dataset_rejected"
-        assert not [ft for ft in api.all("/fine-tunes") if ft["name"] == ft_name]
-        return
-    fine_tune = next(ft for ft in api.all("/fine-tunes") if ft["name"] == ft_name)
-    wait_for(lambda: q(studio, "#ft-title").text == ft_name, 10, "the new fine-tune shown")
-
-    # Live progress: the page agrees with the API, first as queued, then once the worker has moved it on.
-    def page_matches_api(moved_on: bool = True):
-        truth = api.json(f"/fine-tunes/{fine_tune['id']}")
-        shown = {
-            "status": q(studio, "#ft-status").text,
-            "stage": q(studio, "#ft-stage").get_attribute("data-stage") or None,
-            "percent": int(q(studio, "#ft-progress").get_attribute("aria-valuenow")),
-        }
-        expected_percent = 100 if truth["status"] == "completed" else round(truth["progress"] * 100)
-        agree = (shown["status"] == truth["status"] and shown["stage"] == truth["stage"]
-                 and abs(shown["percent"] - expected_percent) <= 1)
-        return truth if agree and (truth["status"] != "created" or not moved_on) else None
-
-    # The embedded worker trains one fine-tune at a time: another module's may still hold it.
-    truth = wait_for(lambda: page_matches_api(moved_on=False), 15, "the page to show the fine-tune", interval=0.5)
-    try:
-        truth = wait_for(page_matches_api, 45, "the page to show the worker's progress", interval=0.5)
-    except AssertionError:
-        if api.json(f"/fine-tunes/{fine_tune['id']}")["status"] != "created":
-            raise
-        warnings.warn("the worker did not pick the fine-tune up within 45 s (busy?): only 'created' was checked")
-    if truth["status"] == "failed":
-        error_box = q(studio, "#ft-error")
-        assert error_box.is_displayed() and truth["error"] in error_box.text
-    elif truth["status"] == "training":
-        eta = q(studio, "#ft-eta").text
-        assert (eta == "") == (truth["eta_seconds"] is None), eta
-
-    # For a human look at the layout (pytest keeps the last few tmp dirs).
-    studio.execute_script("document.getElementById('ft-detail').scrollIntoView({block: 'center'})")
-    (tmp_path / "studio.png").write_bytes(studio.get_screenshot_as_png())
-
-    # Cancel (or delete) from the page: two clicks, then the API no longer has it.
-    cancel = q(studio, "#ft-cancel")
-    click(studio, cancel)
-    assert cancel.get_attribute("data-armed") == "true"
-    click(studio, cancel)
-    wait_for(lambda: api.get(f"/fine-tunes/{fine_tune['id']}").status_code == 404, 15, "the fine-tune deleted")
-    deletes = wait_for(lambda: network.matching("DELETE", rf"/fine-tunes/{fine_tune['id']}$"), 5, "the DELETE")
+    wait_for(click_remove, 10, "its remove button")
+    click(studio, q(confirm(studio, clip.name), "#confirm-no"))
+    assert api.get(f"/datasets/{dataset['id']}/files").json()["data"][-1]["id"] == dropped["id"]  # still there
+    wait_for(click_remove, 10, "its remove button again")
+    click(studio, q(confirm(studio, clip.name), "#confirm-yes"))
+    wait_for(lambda: dropped["id"] not in {f["id"] for f in api.all(f"/datasets/{dataset['id']}/files")}, 10,
+             "the file removed")
+    deletes = wait_for(lambda: network.matching("DELETE", rf"/files/{dropped['id']}$"), 5, "the DELETE")
     assert deletes[-1]["status"] == 204
-    wait_for(lambda: fine_tune["id"] not in studio.execute_script(
-        "return [...document.querySelectorAll('#fine-tune-select option')].map((o) => o.value)"),
-        10, "the fine-tune gone from the page")
+
+
+def test_the_quality_report_shows_usable_speech_against_the_minimum(studio, api, dataset):
+    wait_for(lambda: q(studio, "#report-status").text not in ("", "pending"), 180, "the quality report")
+    report = api.json(f"/datasets/{dataset['id']}/report")
+    assert report["status"] == "ready" and report["report"]["ok_to_train"], report
+    gauge = q(studio, "#speech-gauge")
+    assert gauge.is_displayed()
+    usable, minimum = report["report"]["usable_seconds"], report["report"]["min_usable_seconds"]
+    bar = q(gauge, ".gauge-bar")
+    assert bar.get_attribute("data-state") in ("enough", "plenty") and usable >= minimum
+    assert "Usable speech" in bar.get_attribute("aria-label")
+    assert q(gauge, ".gauge-mark.min").text.startswith("min ")
+    # Each analysed file shows its verdict in the one files table.
+    verdicts = [q(r, ".tag").text for r in qa(studio, "#file-rows tr[data-file-id]")]
+    assert len(verdicts) == UPLOADS and set(verdicts) <= {"ok", "flagged"}
+
+
+def check_ab(studio, network, samples) -> dict:
+    """Plays the real clip and the first voice of the first held-out sentence; returns their durations."""
+    blocks = wait_for(lambda: qa(studio, "#ft-ab .ab-sample"), 30, "the A/B samples")
+    assert [q(b, ".ab-text").text for b in blocks] == [f"“{s['text']}”" for s in samples]
+    buttons = qa(blocks[0], "button.ab")
+    assert [b.get_attribute("data-who") for b in buttons] == ["real"] + [v["voice_id"] for v in samples[0]["voices"]]
+    durations = {}
+    for button in (buttons[0], buttons[1]):
+        who = button.get_attribute("data-who")
+        click(studio, button)
+        wait_for(lambda: q(studio, "#player").get_attribute("data-playing") == who
+                 and q(studio, "#player-caption").text.startswith("Now playing"), 20, f"{who} in the player")
+        durations[who] = wait_for(lambda: player_duration(studio), 10, f"{who} decoded")
+    real_calls = network.matching("GET", r"/samples/0/real$")
+    voice_calls = network.matching("GET", rf"/samples/0/voices/{buttons[1].get_attribute('data-who')}$")
+    assert real_calls[-1]["status"] == 200 and voice_calls[-1]["status"] == 200
+    return {"real": durations["real"], "voice": durations[buttons[1].get_attribute("data-who")]}
+
+
+def test_a_stored_fine_tune_plays_its_real_clips_and_voices_side_by_side(studio, api, network, live_server,
+                                                                         data_dir_switch, speech_data):
+    """The fast sibling of the tiny fine-tune below: a completed fine-tune stored through the service layer
+    (as a worker stores one) in the live server's own database, with real recordings as its clips."""
+    from sqlalchemy import select
+
+    from voicesmith.engine.voice import VoiceArtifact
+    from voicesmith.service import training
+    from voicesmith.service.ids import new_id
+    from voicesmith.service.models import resolve_model
+    from voicesmith.store.db import session_scope
+    from voicesmith.store.models import FineTune, Organization, utcnow
+
+    clips = sorted((speech_data / "wav" / "allison_en").glob("*.wav"))[:4]
+    texts = ["The first held-out sentence.", "The second held-out sentence."]
+    name = f"stored voice {uuid.uuid4().hex[:6]}"
+    rng = np.random.default_rng(3)
+    worker = "web-test/1/stored"
+    with data_dir_switch(live_server.data_dir):
+        with session_scope() as s:
+            org = s.scalar(select(Organization).where(Organization.name == "studio"))
+            ft_id = new_id("fine_tune")
+            s.add(FineTune(id=ft_id, org_id=org.id, dataset_id="dataset_stored", name=name, language="en",
+                           model_id="sonic-3", engine_model=resolve_model("sonic-3"), status="training", stage="evaluate",
+                           progress=0.9, attempts=1, worker_id=worker, heartbeat_at=utcnow(), started_at=utcnow()))
+        voices = [training.NewVoice(f"{name} {k}", "", VoiceArtifact(rng.normal(size=(510, 256)).astype(np.float32)),
+                                    samples=(clips[2 + k].read_bytes(), clips[3 - k].read_bytes())) for k in range(2)]
+        report = {"floor": {"voice": "stock_x", "similarity": 0.6}, "ceiling": {"similarity": 0.9},
+                  "voices": [{"key": "match", "similarity": 0.8, "gap_closed": 0.667},
+                             {"key": "clear", "similarity": 0.7, "gap_closed": 0.333}]}
+        samples = [training.HeldOutSample(t, c.read_bytes()) for t, c in zip(texts, clips)]
+        assert training.complete(ft_id, worker, voices, report, samples)
+    goto(studio, "fine-tunes")
+    studio.refresh()  # the page lists fine-tunes when it connects; the newest is shown
+    wait_for(lambda: q(studio, "#ft-title").text == name and q(studio, "#ft-results").is_displayed(), 30,
+             "the stored fine-tune's results")
+    answer = api.json(f"/fine-tunes/{ft_id}/report")
+    assert [r.text.split("\n")[-1] for r in qa(studio, "#ft-likeness .likeness-row")] == ["67%", "33%"]
+    # Each voice card carries the consent its fine-tune recorded (none was verified here).
+    cards = qa(studio, "#ft-voices .voice-card")
+    assert [q(c, ".badge.consent").get_attribute("data-consent") for c in cards] == ["unverified"] * 2
+    assert {api.json(f"/voices/{c.get_attribute('data-voice-id')}")["consent"] for c in cards} == {"unverified"}
+    durations = check_ab(studio, network, answer["samples"])
+    assert abs(durations["real"] - sf.info(str(clips[0])).duration) < 0.1
+    assert abs(durations["voice"] - sf.info(str(clips[2])).duration) < 0.1
+
+
+def test_every_section_fits_phone_and_desktop_widths(studio, artifacts):
+    # Runs after the stored fine-tune above, so the fine-tunes section shows likeness bars and A/B.
+    saved = []
+    try:
+        for width in WIDTHS:
+            studio.set_window_size(width, 900)
+            for section in SECTIONS:
+                goto(studio, section)
+                overflow = studio.execute_script(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 1, f"{section} is {overflow}px wider than a {width}px window"
+                studio.execute_script("window.scrollTo(0, 0)")
+                saved.append(screenshot(studio, artifacts, f"{section}-{width}px"))
+                if section == "fine-tunes":
+                    studio.execute_script("document.getElementById('ft-results').scrollIntoView({block: 'start'})")
+                    saved.append(screenshot(studio, artifacts, f"{section}-results-{width}px"))
+    finally:
+        studio.set_window_size(1280, 1400)
+    assert all(p.stat().st_size > 5000 for p in saved)
+
+
+# Fine-tune: confirmation, progress, results ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def started(studio, api, network, dataset, artifacts) -> dict:
+    """A tiny fine-tune started from the page, through its confirmation dialog."""
+    wait_for(lambda: api.json(f"/datasets/{dataset['id']}/report")["status"] == "ready", 180, "the report")
+    goto(studio, "fine-tunes")
+    name = f"studio voice {uuid.uuid4().hex[:6]}"
+    q(studio, "#ft-name").send_keys(name)
+    wait_for(lambda: q(studio, "#ft-dataset").get_attribute("value") == dataset["id"], 10, "the dataset offered")
+    studio.execute_script("const s = document.getElementById('ft-budget'); s.value = 'tiny';"
+                          "s.dispatchEvent(new Event('change', {bubbles: true}))")
+    click(studio, q(studio, "#fine-tune-form button[type=submit]"))
+    dialog = confirm(studio, "Start this fine-tune?")
+    shown = {key: q(dialog, f"#confirm-{key}").text for key in ("budget", "time", "price", "balance")}
+    budget = q(dialog, "#confirm-budget").get_attribute("data-budget")
+    screenshot(studio, artifacts, "confirm-start-1280px")
+    # Nothing is created before the user says yes.
+    assert not [ft for ft in api.all("/fine-tunes") if ft["name"] == name]
+    click(studio, q(dialog, "#confirm-yes"))
+    creates = wait_for(lambda: network.matching("POST", r"/fine-tunes$"), 10, "the fine-tune request")
+    assert creates[-1]["status"] == 200, creates[-1]
+    fine_tune = next(ft for ft in api.all("/fine-tunes") if ft["name"] == name)
+    return {"fine_tune": fine_tune, "shown": shown, "budget": budget}
+
+
+def test_starting_a_fine_tune_shows_price_balance_budget_and_time_first(studio, api, started):
+    balance = api.json("/usage/balance")
+    shown = started["shown"]
+    assert started["budget"] == "tiny" and shown["budget"].startswith("Tiny")
+    assert "5 minutes" in shown["time"] and "this server" in shown["time"]
+    assert f"{balance['fine_tune_cost']:,} credits" in shown["price"]
+    # The balance shown was the one before this fine-tune reserved its price.
+    assert f"{balance['available'] + balance['fine_tune_cost']:,} credits available" in shown["balance"]
+    wait_for(lambda: q(studio, "#ft-title").text == started["fine_tune"]["name"], 10, "the new fine-tune shown")
+
+
+def test_the_connection_badge_follows_the_network(studio):
+    badge = q(studio, "#conn-status")
+    assert badge.get_attribute("data-state") == "ok"
+    studio.execute_cdp_cmd("Network.enable", {})
+    studio.execute_cdp_cmd("Network.emulateNetworkConditions",
+                           {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        wait_for(lambda: badge.get_attribute("data-state") == "lost", 20, "the badge to say the server is gone")
+        assert badge.text in ("Offline", "Server unreachable")
+    finally:
+        studio.execute_cdp_cmd("Network.emulateNetworkConditions",
+                               {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    wait_for(lambda: badge.get_attribute("data-state") == "ok", 20, "the badge to recover")
+    assert badge.text.startswith("Connected · ")
+
+
+def test_the_playground_streams_speech_as_it_is_made(studio, api, network):
+    goto(studio, "playground")
+    stock = sorted((v for v in api.all("/voices") if not v["is_owner"]), key=lambda v: v["name"])
+    voice = stock[0]
+    studio.execute_script("const s = document.getElementById('pg-voice'); s.value = arguments[0];"
+                          "s.dispatchEvent(new Event('change', {bubbles: true}))", voice["id"])
+    text = ("The first sentence plays at once. The second one is still being made while you hear the first. "
+            "And a third, so the stream has several pieces.")
+    field = q(studio, "#pg-text")
+    field.clear()
+    field.send_keys(text)
+    studio.execute_script("for (const [id, v] of [['pg-speed', '1.2'], ['pg-volume', '0.8']]) {"
+                          "const s = document.getElementById(id); s.value = v;"
+                          "s.dispatchEvent(new Event('input', {bubbles: true})) }")
+    code = q(studio, "#pg-code").text
+    assert "from cartesia import Cartesia" in code and "client.tts.generate(" in code
+    assert voice["id"] in code and '"speed": 1.2' in code and '"volume": 0.8' in code and text in code
+    assert "sk_" not in code  # the key stays out of the snippet
+    click(studio, q(studio, "#pg-speak"))
+    status = q(studio, "#pg-status")
+    wait_for(lambda: status.get_attribute("data-done-ms") or status.get_attribute("data-state") == "error", 120,
+             "the stream to finish")
+    assert status.get_attribute("data-state") in ("done", "streaming"), status.text
+    first, done = int(status.get_attribute("data-first-audio-ms")), int(status.get_attribute("data-done-ms"))
+    chunks, samples = int(status.get_attribute("data-chunks")), int(status.get_attribute("data-samples"))
+    # Audio was playing before the whole text was made: the first chunk came well before the last.
+    assert chunks >= 2 and first < done, (first, done, chunks)
+    assert 3 * 24000 < samples < 30 * 24000
+    assert studio.execute_script("return document.getElementById('pg-download').disabled") is False
+    tokens = network.matching("POST", r"/access-token$")
+    assert tokens and tokens[-1]["status"] == 200
+    click(studio, q(studio, ".code-tab[data-lang=curl]"))
+    curl = q(studio, "#pg-code").text
+    assert curl.startswith(f"curl -X POST '{api.base_url}/tts/bytes'") and "$VOICESMITH_API_KEY" in curl
+
+
+@pytest.fixture(scope="module")
+def trained(studio, api, started) -> dict:
+    """The tiny fine-tune, completed (it runs while the tests above use the page)."""
+    ft_id = started["fine_tune"]["id"]
+    goto(studio, "fine-tunes")
+    seen_stages = set()
+
+    def finished():
+        truth = api.json(f"/fine-tunes/{ft_id}")
+        if truth["stage"]:
+            seen_stages.add(truth["stage"])
+        return truth if truth["status"] in ("completed", "failed") else None
+
+    truth = wait_for(finished, 2700, "the tiny fine-tune to finish", interval=5)
+    assert truth["status"] == "completed", truth
+    wait_for(lambda: q(studio, "#ft-results").is_displayed(), 30, "the results shown")
+    answer = api.json(f"/fine-tunes/{ft_id}/report")
+    voices = api.all(f"/fine-tunes/{ft_id}/voices")
+    return {"fine_tune": truth, "report": answer, "voices": voices, "stages": seen_stages}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3000)  # the first test to need `trained` waits for the tiny fine-tune (minutes)
+def test_the_page_shows_the_completed_fine_tune_as_the_api_does(studio, trained):
+    assert q(studio, "#ft-status").text == "completed"
+    assert q(studio, "#ft-progress").get_attribute("aria-valuenow") == "100"
+    assert [li.get_attribute("data-state") for li in qa(studio, "#ft-stages li")] == ["done"] * 5
+
+
+@pytest.mark.slow
+def test_likeness_bars_sit_on_the_floor_to_ceiling_scale(studio, trained):
+    report = trained["report"]["report"]
+    rows = qa(studio, "#ft-likeness .likeness-row")
+    assert [r.get_attribute("data-voice-id") for r in rows] == [v["id"] for v in trained["voices"]]
+    assert q(studio, "#ft-likeness .legend.floor").text.startswith("Floor: best stock voice")
+    for row in rows:
+        entry = next(e for e in report["voices"] if e["voice_id"] == row.get_attribute("data-voice-id"))
+        assert q(row, ".likeness-value").text == f"{round(entry['gap_closed'] * 100)}%"
+        assert len(qa(row, ".scale-mark.floor")) == 1 and len(qa(row, ".scale-mark.ceiling")) == 1
+        assert "of the way from the stock floor to the real speaker" in q(row, ".meter").get_attribute("aria-label")
+
+
+@pytest.mark.slow
+def test_ab_plays_the_real_held_out_clip_and_each_voice_on_the_same_words(studio, api, network, trained):
+    samples = trained["report"]["samples"]
+    assert samples, "the completed fine-tune stored no held-out samples"
+    durations = check_ab(studio, network, samples)
+    # The same few words from the speaker and from the voice: lengths of the same order.
+    assert 0.3 < durations["real"] < 15 and 0.3 < durations["voice"] < 15, durations
+    assert 0.33 < durations["voice"] / durations["real"] < 3, durations
+
+
+@pytest.mark.slow
+def test_deleting_the_fine_tune_asks_first(studio, api, trained):
+    goto(studio, "fine-tunes")
+    ft_id = trained["fine_tune"]["id"]
+    click(studio, q(studio, "#ft-cancel"))
+    dialog = confirm(studio, "Delete")
+    click(studio, q(dialog, "#confirm-no"))
+    assert api.get(f"/fine-tunes/{ft_id}").status_code == 200  # "Go back" changed nothing
+    click(studio, q(studio, "#ft-cancel"))
+    click(studio, q(confirm(studio, "Delete"), "#confirm-yes"))
+    wait_for(lambda: api.get(f"/fine-tunes/{ft_id}").status_code == 404, 15, "the fine-tune deleted")
+    assert {v["id"] for v in trained["voices"]} <= {v["id"] for v in api.all("/voices")}  # its voices stay
+
+
+def test_the_page_logged_no_errors(studio):
+    # Expected refusals only: the wrong key (401), the renamed text file (400), a deleted fine-tune's last poll (404).
+    # And the badge's health check while the network was switched off.
+    offline = [("/voices?limit=1", "net::ERR_INTERNET_DISCONNECTED")]
+    assert console_errors(studio, allowed_statuses=(400, 401, 404), allowed_failures=offline) == []

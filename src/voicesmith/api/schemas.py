@@ -145,7 +145,8 @@ def voice_json(v: Any, org_id: str, version: ApiVersion, expand: frozenset[str] 
     out.update({"description": v.description, "gender": v.gender, "created_at": created, "language": v.language,
                 "locales": _locales(v), "country": v.country, "accent": v.accent})
     if "preview_file_url" in expand:
-        out["preview_file_url"] = None  # voicesmith does not render previews yet
+        # Fine-tuned voices keep a preview clip (an authenticated GET, relative to this server); others have none.
+        out["preview_file_url"] = f"/voices/{v.id}/preview" if v.preview_key else None
     # Extensions: what the voice is made of and where it came from.
     out["kind"] = v.kind
     out["fine_tune_id"] = v.fine_tune_id

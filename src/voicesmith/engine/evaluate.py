@@ -10,7 +10,9 @@ For every voice, on the held-out utterances' transcripts (all at the dataset's s
   held-out recordings on the same transcripts (English only: tiny.en knows no other language, and
   its errors on other languages would be noise, so those fields are null with a note);
 - median F0 and speaking rate of the voice beside the speaker's;
-- preview clips (wav bytes, returned beside the JSON report).
+- preview clips (wav bytes, returned beside the JSON report): every voice speaks the same held-out
+  sentences (`HeldOutSet.sample_indices`), and `HeldOutSet.real_samples` gives the real recordings of
+  them, so a listener can compare the speaker and each voice on the same words.
 """
 
 from __future__ import annotations
@@ -42,6 +44,24 @@ class HeldOutSet:
     source_rate: int
     language: str
     real_wer: float | None  # Whisper on the real recordings vs the transcripts (None: no ASR)
+    clips: list[np.ndarray] = field(default_factory=list)  # the real recordings, at clip_rate
+    clip_rate: int = 0
+
+    def sample_indices(self, count: int) -> list[int]:
+        """The held-out sentences the previews speak: the shortest real recordings of three words or
+        more (a listener gets the gist fast), in held-out order; the same for every voice."""
+        if count <= 0:
+            return []
+        lengths = [len(c) for c in self.clips] if self.clips else [len(t) for t in self.texts]
+        order = sorted(range(len(self.texts)), key=lambda i: lengths[i])
+        chosen = [i for i in order if len(self.texts[i].split()) >= 3][:count] or order[:count]
+        return sorted(chosen)
+
+    def real_samples(self, count: int) -> list[tuple[str, bytes]]:
+        """(text, wav bytes) of the real recordings of `sample_indices(count)`."""
+        if not self.clips:
+            return []
+        return [(self.texts[i], wav_bytes(self.clips[i], self.clip_rate)) for i in self.sample_indices(count)]
 
     @property
     def centroid(self) -> np.ndarray:
@@ -67,7 +87,8 @@ class HeldOutSet:
         real_wer = None
         if language in transcribe.ASR_LANGUAGES:
             real_wer = _wer(_transcribe(clips, sr), texts)
-        return cls(list(texts), list(phonemes), stats, np.asarray(train_centroid, np.float32), source_rate, language, real_wer)
+        return cls(list(texts), list(phonemes), stats, np.asarray(train_centroid, np.float32), source_rate, language,
+                   real_wer, [np.asarray(c, np.float32) for c in clips], int(sr))
 
 
 def _transcribe(clips: Sequence[np.ndarray], sr: int) -> list[str]:
@@ -119,9 +140,8 @@ def evaluate_voice(
     wer_value = None
     if with_wer and held.real_wer is not None:
         wer_value = _wer(_transcribe(clips, sr), held.texts)
-    # Previews: the shortest held-out sentences of a few words, so a listener gets the gist fast.
-    order = sorted(range(len(clips)), key=lambda i: len(clips[i]))
-    chosen = [i for i in order if len(held.texts[i].split()) >= 3][:previews] or order[:previews]
+    # Previews: the same held-out sentences for every voice, beside the real recordings of them.
+    chosen = held.sample_indices(previews)
     return VoiceEvaluation(
         similarity=float(np.mean(sims)) if len(sims) else 0.0,
         similarity_per_utterance=[float(s) for s in sims],

@@ -98,6 +98,8 @@ class FineTunedVoice:
 class FineTuneResult:
     voices: list[FineTunedVoice]
     report: dict
+    # (text, wav bytes) of the real held-out recordings each voice's previews say again, in the same order.
+    real_samples: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 # --- progress ----------------------------------------------------------------------------------
@@ -412,7 +414,7 @@ def _evaluate_stage(
         artifact = replace(v.artifact, meta=meta)
         result_voices.append(FineTunedVoice(n, v.description, artifact, v.key, ev.previews))
     say(1.0, "report ready")
-    return FineTuneResult(result_voices, report)
+    return FineTuneResult(result_voices, report, held.real_samples(evaluate.PREVIEW_COUNT))
 
 
 def _save_result(result: FineTuneResult, folder: Path) -> None:
@@ -427,7 +429,11 @@ def _save_result(result: FineTuneResult, folder: Path) -> None:
             (folder / f"{v.key}-{i}.wav").write_bytes(wav)
             previews.append({"text": text, "file": f"{v.key}-{i}.wav"})
         index.append({"key": v.key, "name": v.name, "description": v.description, "previews": previews})
-    save_json(folder / "result.json", {"voices": index, "report": result.report})
+    real = []
+    for i, (text, wav) in enumerate(result.real_samples):
+        (folder / f"real-{i}.wav").write_bytes(wav)
+        real.append({"text": text, "file": f"real-{i}.wav"})
+    save_json(folder / "result.json", {"voices": index, "report": result.report, "real_samples": real})
 
 
 def _load_result(folder: Path) -> FineTuneResult | None:
@@ -441,7 +447,8 @@ def _load_result(folder: Path) -> FineTuneResult | None:
         )
         for v in saved["voices"]
     ]
-    return FineTuneResult(voices, saved["report"])
+    real = [(p["text"], (folder / p["file"]).read_bytes()) for p in saved.get("real_samples", [])]
+    return FineTuneResult(voices, saved["report"], real)
 
 
 def run_fine_tune(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from voicesmith.service.dataset_analysis import MAX_TEXT_BYTES, is_transcript_fi
 from voicesmith.service.errors import Conflict, InvalidRequest, NotFound
 from voicesmith.service.ids import new_id
 from voicesmith.service.pagination import Page, PageRequest, paginate
-from voicesmith.store.blobs import BlobWriter, get_blob_store
+from voicesmith.store.blobs import BlobNotFound, BlobWriter, get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import ConsentAttempt, Dataset, DatasetFile, FineTune
 
@@ -179,6 +180,7 @@ def finish_upload(upload: PendingUpload, filename: str, purpose: str | None, con
     return row
 
 
+
 def list_files(org_id: str, dataset_id: str, page: PageRequest) -> Page[DatasetFile]:
     with session_scope() as session:
         owned(session, org_id, dataset_id)
@@ -197,6 +199,39 @@ def delete_file(org_id: str, dataset_id: str, file_id: str) -> None:
         ds.report_status = "pending"
     get_blob_store().delete(key)
     background.enqueue_dataset_analysis(dataset_id)
+
+
+@dataclass(frozen=True)
+class FileAudio:
+    """An uploaded file's bytes as the user sent them, to be played back."""
+
+    filename: str
+    media_type: str
+    data: bytes
+
+
+def _media_type(filename: str, declared: str | None) -> str:
+    guessed, _ = mimetypes.guess_type(filename)
+    if guessed and (guessed.startswith("audio/") or guessed.startswith("video/")):
+        return "audio/wav" if guessed in ("audio/x-wav", "audio/wave") else guessed
+    if declared and declared.startswith("audio/"):
+        return declared
+    return "application/octet-stream"
+
+
+def file_audio(org_id: str, dataset_id: str, file_id: str) -> FileAudio:
+    """The stored bytes of one uploaded file of the organisation's dataset."""
+    with session_scope() as session:
+        ds = owned(session, org_id, dataset_id)
+        row = session.scalar(select(DatasetFile).where(DatasetFile.id == file_id, DatasetFile.dataset_id == ds.id))
+        if row is None:
+            raise NotFound(f"No file {file_id!r} in dataset {dataset_id}.", error_code="file_not_found")
+        filename, declared, key = row.filename, row.content_type, row.blob_key
+    try:
+        data = get_blob_store().get_bytes(key)
+    except BlobNotFound:
+        raise NotFound(f"The bytes of file {file_id} are no longer stored.", error_code="file_not_found") from None
+    return FileAudio(filename, _media_type(filename, declared), data)
 
 
 def file_count(session: Session, dataset_id: str) -> int:

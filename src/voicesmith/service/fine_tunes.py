@@ -16,6 +16,8 @@ from voicesmith.service.languages import validate_language
 from voicesmith.service.models import resolve_model
 from voicesmith.service.orgs import fine_tune_price, release_fine_tune_reservation, reserve_credits
 from voicesmith.service.pagination import Page, PageRequest, paginate
+from voicesmith.service.training import sample_key, samples_prefix
+from voicesmith.store.blobs import BlobNotFound, get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import FineTune, Voice
 
@@ -88,6 +90,8 @@ def delete(org_id: str, fine_tune_id: str) -> None:
             raise NotFound(f"No fine-tune {fine_tune_id!r} in your organisation.", error_code="fine_tune_not_found")
         # A worker may be settling this fine-tune right now (fail/complete); the release is conditional.
         release_fine_tune_reservation(session, fine_tune_id)
+    # The voices stay (they are the user's); the held-out samples were only reachable through the fine-tune.
+    get_blob_store().delete_prefix(samples_prefix(fine_tune_id))
 
 
 def list_voices(org_id: str, fine_tune_id: str, page: PageRequest) -> Page[Voice]:
@@ -95,6 +99,30 @@ def list_voices(org_id: str, fine_tune_id: str, page: PageRequest) -> Page[Voice
         _owned(session, org_id, fine_tune_id)
         stmt = select(Voice).where(Voice.fine_tune_id == fine_tune_id, Voice.org_id == org_id)
         return paginate(session, stmt, Voice, page, newest_first=False)
+
+
+def samples(report: dict | None) -> list[dict]:
+    """The held-out samples a completed fine-tune stored: [{index, text, voice_ids}] (none for older ones)."""
+    entries = (report or {}).get("samples") if isinstance(report, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [{"index": i, "text": str(e.get("text", "")), "voice_ids": list(e.get("voice_ids") or [])}
+            for i, e in enumerate(entries) if isinstance(e, dict)]
+
+
+def sample_audio(org_id: str, fine_tune_id: str, index: int, who: str) -> bytes:
+    """WAV of held-out sample `index`: the real recording (who="real") or a voice (who=its id) saying it."""
+    with session_scope() as session:
+        ft = _owned(session, org_id, fine_tune_id)
+        listed = samples(ft.report)
+    if not 0 <= index < len(listed) or (who != "real" and who not in listed[index]["voice_ids"]):
+        raise NotFound(f"Fine-tune {fine_tune_id} has no held-out sample {index} for {who!r}.",
+                       error_code="sample_not_found")
+    try:
+        return get_blob_store().get_bytes(sample_key(fine_tune_id, index, who))
+    except BlobNotFound:
+        raise NotFound(f"The audio of held-out sample {index} of fine-tune {fine_tune_id} is no longer stored.",
+                       error_code="sample_not_found") from None
 
 
 def report(org_id: str, fine_tune_id: str) -> dict:

@@ -29,6 +29,7 @@ from voicesmith.service import orgs, usage
 from voicesmith.service import voices as voices_service
 from voicesmith.service.ids import new_uuid
 from voicesmith.service.orgs import release_fine_tune_reservation
+from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import session_scope
 from voicesmith.store.models import FineTune, Voice, as_utc, utcnow
 
@@ -68,6 +69,24 @@ class NewVoice:
     description: str
     artifact: VoiceArtifact
     preview_wav: bytes | None = None  # a short sample of the voice, served as its preview
+    samples: tuple[bytes, ...] = ()  # wav of the voice saying each held-out sample's text, in order
+
+
+@dataclass(frozen=True)
+class HeldOutSample:
+    """A held-out sentence the voices never trained on: its text and the speaker's real recording."""
+
+    text: str
+    real_wav: bytes
+
+
+def sample_key(fine_tune_id: str, index: int, who: str) -> str:
+    """Blob of a held-out sample: `who` is "real" (the recording) or a voice id (that voice saying it)."""
+    return f"{samples_prefix(fine_tune_id)}/{index}/{who}.wav"
+
+
+def samples_prefix(fine_tune_id: str) -> str:
+    return f"fine_tunes/{fine_tune_id}/samples"
 
 
 def new_worker_id(node: str) -> str:
@@ -209,8 +228,28 @@ def fail(
         return True
 
 
-def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], report: dict) -> bool:
+def _store_samples(fine_tune_id: str, samples: Sequence[HeldOutSample], voices: Sequence[NewVoice],
+                   voice_ids: Sequence[str]) -> list[dict]:
+    """Write the held-out samples' audio; returns the report's `samples` entries."""
+    store = get_blob_store()
+    entries = []
+    for i, sample in enumerate(samples):
+        store.put_bytes(sample_key(fine_tune_id, i, "real"), sample.real_wav)
+        spoken = []
+        for voice, voice_id in zip(voices, voice_ids):
+            if i < len(voice.samples) and voice.samples[i]:
+                store.put_bytes(sample_key(fine_tune_id, i, voice_id), voice.samples[i])
+                spoken.append(voice_id)
+        entries.append({"text": sample.text, "voice_ids": spoken})
+    return entries
+
+
+def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], report: dict,
+             samples: Sequence[HeldOutSample] = ()) -> bool:
     """Store the voices and the report, charge the reserved credits, mark the job completed.
+
+    `samples` (with each voice's `samples`) are stored as blobs and listed in the report's `samples`;
+    the report's `voices` entries (in the order of `voices`) gain their `voice_id`.
 
     Returns False (and stores nothing) if the worker lost the job or the user cancelled or deleted
     it meanwhile: a cancelled fine-tune is never charged, even if training had just finished.
@@ -219,7 +258,14 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
         raise ValueError("a completed fine-tune has voices")
     stored: list[Voice] = []
     committed = False
+    voice_ids = [new_uuid() for _ in voices]
+    report = dict(report)
+    entries = report.get("voices")
+    if isinstance(entries, list) and len(entries) == len(voices):
+        report["voices"] = [{**entry, "voice_id": voice_id} for entry, voice_id in zip(entries, voice_ids)]
     try:
+        if samples:
+            report["samples"] = _store_samples(fine_tune_id, samples, voices, voice_ids)
         with session_scope() as s:
             now = utcnow()
             result = s.execute(
@@ -236,9 +282,9 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
             org_id, language, accent = ft.org_id, ft.language, ft.accent
             cost = orgs.charge_fine_tune_reservation(s, fine_tune_id)
             usage.record(s, org_id=org_id, kind="fine_tune", quantity=1, credits=cost, ref_id=fine_tune_id)
-            for voice in voices:
+            for voice, voice_id in zip(voices, voice_ids):
                 stored.append(voices_service.store_voice(
-                    s, voice_id=new_uuid(), org_id=org_id, kind="fine_tune", name=voice.name,
+                    s, voice_id=voice_id, org_id=org_id, kind="fine_tune", name=voice.name,
                     description=voice.description, language=language, accent=accent, artifact=voice.artifact,
                     fine_tune_id=fine_tune_id, preview_wav=voice.preview_wav, created_at=now,
                     consent=ft.consent, consent_attempt_id=ft.consent_attempt_id, source_dataset_id=ft.dataset_id,
@@ -251,6 +297,7 @@ def complete(fine_tune_id: str, worker_id: str, voices: Sequence[NewVoice], repo
             # No row points at these blobs: the transaction that would have added the rows did not commit.
             for voice in stored:
                 voices_service.delete_blobs(voice)
+            get_blob_store().delete_prefix(samples_prefix(fine_tune_id))
 
 
 def release_worker_jobs(worker_node: str, *, refund_attempt: bool) -> int:

@@ -105,6 +105,19 @@ def get(org_id: str, voice_id: str) -> Voice:
         return _find_visible(session, org_id, voice_id)
 
 
+def preview_audio(org_id: str, voice_id: str) -> bytes:
+    """The WAV sample a fine-tune stored for one of its voices (stock and cloned voices have none)."""
+    with session_scope() as session:
+        key = _find_visible(session, org_id, voice_id).preview_key
+    try:
+        if key:
+            return get_blob_store().get_bytes(key)
+    except BlobNotFound:
+        pass
+    raise NotFound(f"Voice {voice_id} has no stored preview; synthesize one with POST /tts/bytes.",
+                   error_code="preview_not_found")
+
+
 _UNSET = object()
 
 

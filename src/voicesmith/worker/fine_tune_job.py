@@ -122,8 +122,13 @@ def _engine_request(claim: training.Claim, audio: list[dataset_analysis.AudioEnt
 
 
 def _new_voices(result: FineTuneResult) -> list[training.NewVoice]:
-    return [training.NewVoice(v.name, v.description, v.artifact, v.previews[0][1] if v.previews else None)
-            for v in result.voices]
+    return [training.NewVoice(v.name, v.description, v.artifact, v.previews[0][1] if v.previews else None,
+                              tuple(wav for _, wav in v.previews)) for v in result.voices]
+
+
+def _held_out_samples(result: FineTuneResult) -> list[training.HeldOutSample]:
+    # The voices' previews say the same held-out sentences as these real recordings, in the same order.
+    return [training.HeldOutSample(text, wav) for text, wav in result.real_samples]
 
 
 def run_fine_tune(fine_tune_id: str, node: str, trainer: Trainer) -> Outcome:
@@ -187,7 +192,7 @@ def _train(claim: training.Claim, watch: Watch, workdir: Path, trainer: Trainer)
 
     if watch.should_cancel():
         return _end_stopped(claim, watch)
-    if training.complete(ft_id, worker_id, _new_voices(result), result.report):
+    if training.complete(ft_id, worker_id, _new_voices(result), result.report, _held_out_samples(result)):
         return Outcome("completed")
     # complete() refused: the user cancelled at the last moment, or the job changed hands.
     watch.note(training.heartbeat(ft_id, worker_id))

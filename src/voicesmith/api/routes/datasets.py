@@ -105,6 +105,16 @@ def delete_file(dataset_id: str, file_id: str, principal: Principal = Depends(ap
     return Response(status_code=204)
 
 
+@router.get("/{dataset_id}/files/{file_id}/audio", response_class=Response,
+            summary="An uploaded file's bytes, to play it back (voicesmith extension)",
+            responses={200: {"content": {"audio/*": {}}}})
+def file_audio(dataset_id: str, file_id: str, principal: Principal = Depends(api_key_principal)) -> Response:
+    audio = datasets.file_audio(principal.org_id, dataset_id, file_id)
+    # inline: a browser plays it; the name is only a hint for "save as". private: it is the user's own recording.
+    return Response(audio.data, media_type=audio.media_type,
+                    headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
 @router.get("/{dataset_id}/report", summary="The dataset's quality report (voicesmith extension)")
 def dataset_report(dataset_id: str, principal: Principal = Depends(api_key_principal)) -> dict:
     report = datasets.report(principal.org_id, dataset_id)

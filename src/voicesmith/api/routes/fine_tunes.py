@@ -52,4 +52,32 @@ def list_fine_tune_voices(fine_tune_id: str, page: PageRequest = Depends(page_pa
 
 @router.get("/{fine_tune_id}/report", summary="The fine-tune's evaluation report (voicesmith extension)")
 def fine_tune_report(fine_tune_id: str, principal: Principal = Depends(api_key_principal)) -> dict:
-    return fine_tunes.report(principal.org_id, fine_tune_id)
+    answer = fine_tunes.report(principal.org_id, fine_tune_id)
+    # Per held-out sentence: the speaker's real recording and each voice saying the same words.
+    base = f"/fine-tunes/{fine_tune_id}/samples"
+    answer["samples"] = [
+        {"index": s["index"], "text": s["text"], "real_audio_url": f"{base}/{s['index']}/real",
+         "voices": [{"voice_id": v, "audio_url": f"{base}/{s['index']}/voices/{v}"} for v in s["voice_ids"]]}
+        for s in fine_tunes.samples(answer["report"])
+    ]
+    return answer
+
+
+_WAV = {200: {"content": {"audio/wav": {}}}}
+
+
+@router.get("/{fine_tune_id}/samples/{index}/real", response_class=Response, responses=_WAV,
+            summary="The real recording of a held-out sentence (voicesmith extension)")
+def real_sample(fine_tune_id: str, index: int, principal: Principal = Depends(api_key_principal)) -> Response:
+    return _wav(fine_tunes.sample_audio(principal.org_id, fine_tune_id, index, "real"))
+
+
+@router.get("/{fine_tune_id}/samples/{index}/voices/{voice_id}", response_class=Response, responses=_WAV,
+            summary="A voice of the fine-tune saying a held-out sentence (voicesmith extension)")
+def voice_sample(fine_tune_id: str, index: int, voice_id: str,
+                 principal: Principal = Depends(api_key_principal)) -> Response:
+    return _wav(fine_tunes.sample_audio(principal.org_id, fine_tune_id, index, voice_id))
+
+
+def _wav(data: bytes) -> Response:
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=3600"})

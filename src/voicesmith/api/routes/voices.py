@@ -124,6 +124,13 @@ def get_voice(voice_id: str, principal: Principal = Depends(api_key_principal),
                       frozenset(expand or []) & EXPANDABLE)
 
 
+@router.get("/{voice_id}/preview", response_class=Response, responses={200: {"content": {"audio/wav": {}}}},
+            summary="The voice's stored preview clip (voicesmith; its preview_file_url)")
+def voice_preview(voice_id: str, principal: Principal = Depends(api_key_principal)) -> Response:
+    return Response(voices.preview_audio(principal.org_id, voice_id), media_type="audio/wav",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.patch("/{voice_id}", summary="Update a voice")
 def update_voice(voice_id: str, body: VoiceUpdate, principal: Principal = Depends(api_key_principal),
                  version: ApiVersion = Depends(api_version)) -> dict:

@@ -99,3 +99,22 @@ export function uploadFile(path, file, fields, onProgress) {
     xhr.send(form);
   });
 }
+
+// Audio behind the API key (an <audio src> cannot send headers): fetched here, played from a blob: URL.
+export function fetchAudio(path) {
+  return request("GET", path, { asBlob: true });
+}
+
+// A short-lived token for the TTS WebSocket, so the API key itself never appears in a URL (or a server log).
+export async function ttsToken() {
+  const answer = await request("POST", "/access-token", { json: { grants: { tts: true }, expires_in: 300 } });
+  return answer.token;
+}
+
+export function webSocketUrl(path, query) {
+  const url = urlFor(path, { ...query, cartesia_version: API_VERSION });
+  url.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+export { API_VERSION };

@@ -1,7 +1,8 @@
 // Datasets: create, pick, drag-and-drop upload with progress, files, and the quality report.
 import { listAll, request, uploadFile } from "./api.js";
-import { renderDatasetReport } from "./report.js";
-import { $, badge, clear, el, formatBytes, formatDate, guarded, newestFirst, setProgress } from "./ui.js";
+import { playStored } from "./player.js";
+import { renderDatasetReport, renderSpeechGauge } from "./report.js";
+import { $, badge, clear, confirmAction, el, formatBytes, formatDuration, guarded, meter, newestFirst, setProgress } from "./ui.js";
 
 const REPORT_POLL_MS = 2000;
 const SELECTED_STORAGE = "voicesmith.dataset";
@@ -9,6 +10,8 @@ const SELECTED_STORAGE = "voicesmith.dataset";
 let datasets = [];
 let selectedId = null;
 let reportTimer = null;
+let shownFiles = [];
+let shownAnalyses = new Map(); // file id -> that file's analysis (from the quality report)
 
 export function currentDatasets() {
   return datasets;
@@ -39,6 +42,8 @@ async function selectDataset(id) {
   document.dispatchEvent(new CustomEvent("dataset-selected", { detail: id }));
   clear($("#upload-rows"));
   $("#upload-panel").hidden = true;
+  shownFiles = [];
+  shownAnalyses = new Map();
   await Promise.all([loadFiles(), loadReport()]);
 }
 
@@ -46,21 +51,53 @@ async function loadFiles() {
   const id = selectedId;
   const files = await listAll(`/datasets/${id}/files`);
   if (id !== selectedId) return;
-  const rows = files.map((file) => el("tr", { dataset: { fileId: file.id } },
-    el("td", { class: "name", text: file.filename }),
-    el("td", { class: "num", text: formatBytes(file.size) }),
-    el("td", { class: "muted", text: formatDate(file.created_at) }),
-    el("td", { class: "actions" }, el("button", {
-      type: "button", class: "small", title: "Remove this file from the dataset",
-      on: { click: () => guarded("Removing a file", () => removeFile(id, file.id)) },
-    }, "Remove")),
-  ));
-  const empty = el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No files yet: drop some recordings above." }));
+  shownFiles = files;
+  renderFiles();
+}
+
+const isNum = Number.isFinite;
+
+// One table of the dataset's files: each playable, with its verdict, length, SNR and pitch once analysed.
+function renderFiles() {
+  const id = selectedId;
+  const longest = Math.max(1, ...[...shownAnalyses.values()].map((a) => a.duration_seconds || 0));
+  const rows = shownFiles.map((file) => {
+    const a = shownAnalyses.get(file.id) || file.analysis || null;
+    const transcript = /\.txt$|^metadata\.csv$/i.test(file.filename);
+    const verdict = a ? a.verdict || "—" : transcript ? "transcript" : "analysing";
+    const reasons = a && Array.isArray(a.reasons) ? a.reasons.map((r) => (r && r.message) || String(r)).join(" ") : "";
+    return el("tr", { dataset: { fileId: file.id } },
+      el("td", { class: "name" }, el("span", { text: file.filename }),
+        el("span", { class: "file-meta muted", text: ` ${formatBytes(file.size)}` }),
+        reasons ? el("div", { class: "file-notes", text: reasons }) : null),
+      el("td", {}, el("span", { class: "tag", dataset: { verdict }, text: verdict })),
+      el("td", { class: "bar-cell" }, a && isNum(a.duration_seconds) ? [
+        meter(a.duration_seconds / longest, `Length of ${file.filename}`, formatDuration(a.duration_seconds), "small"),
+        el("span", { class: "num", text: formatDuration(a.duration_seconds) })] : "—"),
+      el("td", { class: "bar-cell col-snr" }, a && isNum(a.snr_db) ? [
+        meter(a.snr_db / 40, `Signal to noise of ${file.filename}`, `${Math.round(a.snr_db)} dB`, `small snr ${a.snr_db < 15 ? "low" : ""}`),
+        el("span", { class: "num", text: `${Math.round(a.snr_db)} dB` })] : "—"),
+      el("td", { class: "num col-pitch", text: a && isNum(a.f0_median_hz) ? `${Math.round(a.f0_median_hz)} Hz` : "—" }),
+      el("td", { class: "actions" },
+        transcript ? null : el("button", {
+          type: "button", class: "play small", "aria-label": `Play ${file.filename}`,
+          on: { click: (event) => playStored(`/datasets/${id}/files/${file.id}/audio`, file.filename, file.id, event.currentTarget) },
+        }, "▶ Play"),
+        el("button", {
+          type: "button", class: "small", "aria-label": `Remove ${file.filename}`, title: "Remove this file from the dataset",
+          on: { click: () => guarded("Removing a file", () => removeFile(id, file)) },
+        }, "Remove")),
+    );
+  });
+  const empty = el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No files yet: drop some recordings above." }));
   clear($("#file-rows"), ...(rows.length ? rows : [empty]));
 }
 
-async function removeFile(datasetId, fileId) {
-  await request("DELETE", `/datasets/${datasetId}/files/${fileId}`);
+async function removeFile(datasetId, file) {
+  const sure = await confirmAction({ title: `Remove “${file.filename}”?`, body: ["The recording is deleted from the server."],
+    yes: "Remove the file", danger: true });
+  if (!sure) return;
+  await request("DELETE", `/datasets/${datasetId}/files/${file.id}`);
   await Promise.all([loadFiles(), loadReport()]);
 }
 
@@ -71,7 +108,12 @@ async function loadReport() {
   const answer = await request("GET", `/datasets/${id}/report`);
   if (id !== selectedId) return;
   badge($("#report-status"), answer.status);
-  renderDatasetReport($("#report-body"), answer);
+  renderDatasetReport($("#report-body"), answer, { withFiles: false });
+  renderSpeechGauge($("#speech-gauge"), answer.report);
+  const perFile = answer.report && Array.isArray(answer.report.files) ? answer.report.files
+    : (answer.files || []).filter((f) => f.analysis).map((f) => ({ file_id: f.id, ...f.analysis }));
+  shownAnalyses = new Map(perFile.filter((a) => a.file_id).map((a) => [a.file_id, a]));
+  renderFiles();
   if (answer.status === "pending") {
     reportTimer = setTimeout(() => guarded("Quality report", loadReport), REPORT_POLL_MS);
   }
@@ -134,6 +176,7 @@ async function uploadEach(id, files, rows) {
       row.dataset.state = "failed";
       status.textContent = err.message;
       status.title = [err.code, err.title].filter(Boolean).join(": ");
+      row.dataset.code = err.code || "";
     }
     doneBytes += file.size;
     showOverall(doneBytes / totalBytes);
@@ -142,7 +185,21 @@ async function uploadEach(id, files, rows) {
   overallText.textContent = failures ? `${failures} of ${files.length} failed` : "100%";
 }
 
+async function deleteSelected() {
+  const ds = datasets.find((d) => d.id === selectedId);
+  if (!ds) return;
+  const sure = await confirmAction({ title: `Delete “${ds.name}”?`,
+    body: ["The dataset and every recording in it are deleted from the server. Voices already made from it stay."],
+    yes: "Delete the dataset", danger: true });
+  if (!sure) return;
+  await request("DELETE", `/datasets/${ds.id}`);
+  selectedId = null;
+  localStorage.removeItem(SELECTED_STORAGE);
+  await loadDatasets();
+}
+
 export function initDatasets(onError) {
+  $("#dataset-delete").addEventListener("click", () => guarded("Deleting the dataset", deleteSelected));
   $("#dataset-select").addEventListener("change", (e) => selectDataset(e.target.value).catch(onError));
   $("#dataset-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,13 +1,21 @@
 // Fine-tunes: start one, watch it live (status, stage, progress, ETA), cancel it, and hear its voices.
 import { ApiError, MODEL_ID, listAll, request } from "./api.js";
 import { currentDatasets, selectedDatasetId } from "./datasets.js";
-import { renderFineTuneSummary, voiceFigures } from "./report.js";
-import { $, badge, clear, el, formatDuration, guarded, newestFirst, setProgress, showError } from "./ui.js";
-import { loadVoices, playButton } from "./voices.js";
+import { playStored } from "./player.js";
+import { renderAB, renderFineTuneSummary, renderLikeness, voiceFigures } from "./report.js";
+import { $, badge, clear, confirmAction, el, formatDuration, guarded, newestFirst, setProgress, showError } from "./ui.js";
+import { consentBadge, loadVoices, playButton, tryButton } from "./voices.js";
+
+// What each budget costs in time, measured with bench/bench_fine_tune.py on a quiet 2-core machine
+// (docs/benchmarks.md: tiny 304 s from upload to completed, default 13-14 min); a busy machine takes longer.
+export const BUDGETS = {
+  tiny: { label: "Tiny", time: "about 5 minutes", what: "to try the workflow; the voices are rougher" },
+  default: { label: "Default", time: "about 15 minutes", what: "the closest voices for most recordings" },
+  max: { label: "Max", time: "45 minutes or more", what: "the longest search, for long recordings" },
+};
 
 const POLL_MS = 1000;
 const RETRY_MS = 5000;
-const CONFIRM_MS = 4000;
 const STAGES = ["ingest", "segment", "transcribe", "adapt", "evaluate"];
 const ACTIVE = new Set(["created", "training"]);
 const SELECTED_STORAGE = "voicesmith.fineTune";
@@ -16,7 +24,6 @@ let fineTunes = [];
 let selectedId = null;
 let pollTimer = null;
 let resultsShownFor = null;
-let cancelArmedUntil = 0;
 let shownStatus = null;
 
 function optionLabel(ft) {
@@ -112,7 +119,7 @@ function render(ft) {
   clear(errorBox, el("strong", { text: "Training failed" }),
     el("span", { text: ft.error || "" }),
     ft.error_code ? el("code", { text: ft.error_code }) : null);
-  if (Date.now() > cancelArmedUntil) disarmCancel();
+  $("#ft-cancel").textContent = ACTIVE.has(ft.status) ? "Cancel…" : "Delete…";
   const option = $(`#fine-tune-select option[value="${CSS.escape(ft.id)}"]`);
   if (option) option.textContent = optionLabel(ft);
 }
@@ -122,16 +129,19 @@ async function showResults(ft) {
     listAll(`/fine-tunes/${ft.id}/voices`),
     request("GET", `/fine-tunes/${ft.id}/report`),
   ]);
-  renderResults(voices, answer.report || {});
+  renderResults(voices, answer.report || {}, answer.samples || []);
   // The new voices belong in the library list too.
   await loadVoices();
 }
 
 // The finished fine-tune: its report's scale, then one card per voice with its figures and Play.
-export function renderResults(voices, report) {
+export function renderResults(voices, report, samples = []) {
+  renderLikeness($("#ft-likeness"), report, voices);
+  renderAB($("#ft-ab"), samples, voices, playStored);
   renderFineTuneSummary($("#ft-summary"), report);
   clear($("#ft-voices"), ...voices.map((voice, index) => el("div", { class: "voice-card", dataset: { voiceId: voice.id } },
-    el("div", { class: "voice-card-head" }, el("strong", { text: voice.name }), playButton(voice)),
+    el("div", { class: "voice-card-head" }, el("strong", { text: voice.name }),
+      el("span", { class: "voice-card-actions" }, consentBadge(voice), " ", playButton(voice), tryButton(voice))),
     el("p", { class: "muted", text: voice.description || "" }),
     voiceFigures(report, voice, index),
   )));
@@ -139,25 +149,21 @@ export function renderResults(voices, report) {
   $("#ft-results").hidden = false;
 }
 
-function disarmCancel() {
-  const button = $("#ft-cancel");
-  button.textContent = ACTIVE.has(shownStatus) ? "Cancel" : "Delete";
-  button.dataset.armed = "";
-}
-
-// DELETE cancels a running fine-tune (and releases its credits) or deletes a finished one.
-// The first click arms the button; a second click within a few seconds confirms.
+// DELETE cancels a running fine-tune (and releases its credits) or deletes a finished one: asked first.
 async function cancelSelected() {
-  const button = $("#ft-cancel");
-  if (Date.now() > cancelArmedUntil) {
-    cancelArmedUntil = Date.now() + CONFIRM_MS;
-    button.dataset.armed = "true";
-    button.textContent = "Click again to confirm";
-    setTimeout(() => { if (Date.now() > cancelArmedUntil) disarmCancel(); }, CONFIRM_MS + 50);
-    return;
-  }
-  cancelArmedUntil = 0;
   const id = selectedId;
+  const ft = fineTunes.find((f) => f.id === id);
+  const running = ACTIVE.has(shownStatus);
+  const name = $("#ft-title").textContent || (ft && ft.name) || id;
+  const sure = await confirmAction({
+    title: running ? `Cancel “${name}”?` : `Delete “${name}”?`,
+    body: running
+      ? ["Training stops within seconds and its reserved credits are given back. This cannot be undone."]
+      : ["The fine-tune and its report are removed. The voices it made stay in your library."],
+    yes: running ? "Cancel the fine-tune" : "Delete the fine-tune",
+    danger: true,
+  });
+  if (!sure || id !== selectedId) return;
   clearTimeout(pollTimer);
   try {
     await request("DELETE", `/fine-tunes/${id}`);
@@ -168,6 +174,27 @@ async function cancelSelected() {
   selectedId = null;
   localStorage.removeItem(SELECTED_STORAGE);
   await loadFineTunes();
+}
+
+// Before anything is reserved: the price, the balance, the budget and its expected time, then a confirmation.
+async function confirmStart(body) {
+  const balance = await request("GET", "/usage/balance");
+  const budget = BUDGETS[body.budget] || BUDGETS.default;
+  const dataset = currentDatasets().find((d) => d.id === body.dataset);
+  const enough = balance.available >= balance.fine_tune_cost;
+  const credits = (n) => `${Number(n).toLocaleString("en")} credits`;
+  const facts = el("dl", { class: "facts confirm-facts" },
+    el("dt", { text: "Voice name" }), el("dd", { text: body.name }),
+    el("dt", { text: "Dataset" }), el("dd", { text: dataset ? dataset.name : body.dataset }),
+    el("dt", { text: "Budget" }), el("dd", { id: "confirm-budget", dataset: { budget: body.budget }, text: `${budget.label}: ${budget.what}` }),
+    el("dt", { text: "Expected time" }), el("dd", { id: "confirm-time", text: `${budget.time} on this server (2 cores; longer while it is busy)` }),
+    el("dt", { text: "Price" }), el("dd", { id: "confirm-price", text: `${credits(balance.fine_tune_cost)}, reserved now, charged only if it completes` }),
+    el("dt", { text: "Your balance" }), el("dd", { id: "confirm-balance", text: `${credits(balance.available)} available` + (balance.reserved ? ` (${credits(balance.reserved)} reserved by running fine-tunes)` : "") }));
+  if (!enough) {
+    await confirmAction({ title: "Not enough credits", body: [facts, "Ask the server's operator to add credits (voicesmith credits add)."], yes: "OK" });
+    return false;
+  }
+  return confirmAction({ title: "Start this fine-tune?", body: [facts, "You can cancel it while it trains; cancelling gives the credits back."], yes: `Start (${credits(balance.fine_tune_cost)})` });
 }
 
 function fillDatasetChoices() {
@@ -185,15 +212,16 @@ export function initFineTunes(onError) {
   $("#fine-tune-form").addEventListener("submit", (event) => {
     event.preventDefault();
     guarded("Starting the fine-tune", async () => {
-      const created = await request("POST", "/fine-tunes", {
-        json: {
-          name: $("#ft-name").value.trim(),
-          description: $("#ft-description").value.trim(),
-          language: $("#ft-language").value,
-          model_id: MODEL_ID,
-          dataset: $("#ft-dataset").value,
-        },
-      });
+      const body = {
+        name: $("#ft-name").value.trim(),
+        description: $("#ft-description").value.trim(),
+        language: $("#ft-language").value,
+        model_id: MODEL_ID,
+        dataset: $("#ft-dataset").value,
+        budget: $("#ft-budget").value,
+      };
+      if (!(await confirmStart(body))) return;
+      const created = await request("POST", "/fine-tunes", { json: body });
       $("#ft-name").value = "";
       $("#ft-description").value = "";
       await loadFineTunes(created.id);

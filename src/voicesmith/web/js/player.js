@@ -1,5 +1,6 @@
-// Plays any voice: POST /tts/bytes for a WAV, handed to the one <audio> player as a blob URL.
-import { MODEL_ID, request } from "./api.js";
+// The one <audio> player at the bottom: a voice speaking the sample text (POST /tts/bytes), or any stored clip
+// (an uploaded recording, a held-out sentence, a voice's take on it) fetched with the key and played as a blob.
+import { MODEL_ID, fetchAudio, request } from "./api.js";
 import { $, guarded } from "./ui.js";
 
 let currentUrl = null;
@@ -8,8 +9,29 @@ function sampleText() {
   return $("#sample-text").value.trim();
 }
 
-export async function speak(voice, button) {
+// Points the player at a blob and plays it; `who` says what is playing (caption and data-playing).
+export function playBlob(blob, caption, who = "") {
   const player = $("#player");
+  if (currentUrl) URL.revokeObjectURL(currentUrl); // free the previous clip's memory
+  currentUrl = URL.createObjectURL(blob);
+  player.src = currentUrl;
+  player.dataset.playing = who;
+  $("#player-caption").textContent = caption;
+  // Browsers may refuse autoplay; the controls still let the user press play.
+  player.play().catch(() => {});
+}
+
+// Plays a clip stored on the server (GET path with the key); the button is busy while it loads.
+export async function playStored(path, caption, who, button) {
+  if (button) button.disabled = true;
+  $("#player-caption").textContent = `Loading ${caption}…`;
+  const blob = await guarded(`Playing ${caption}`, () => fetchAudio(path));
+  if (button) button.disabled = false;
+  if (blob) playBlob(blob, `Now playing: ${caption}`, who);
+  else $("#player-caption").textContent = "Could not load the clip (see the error above).";
+}
+
+export async function speak(voice, button) {
   const caption = $("#player-caption");
   const transcript = sampleText();
   if (!transcript) {
@@ -33,12 +55,6 @@ export async function speak(voice, button) {
     caption.textContent = "Synthesis failed (see the error above).";
     return;
   }
-  // Free the previous clip's memory before pointing the player at the new one.
-  if (currentUrl) URL.revokeObjectURL(currentUrl);
-  currentUrl = URL.createObjectURL(blob);
-  player.src = currentUrl;
-  player.dataset.voiceId = voice.id;
-  caption.textContent = `Now playing: ${voice.name}`;
-  // Browsers may refuse autoplay; the controls still let the user press play.
-  player.play().catch(() => {});
+  $("#player").dataset.voiceId = voice.id;
+  playBlob(blob, `Now playing: ${voice.name}`, voice.id);
 }

@@ -1,7 +1,7 @@
 // Human-readable views of the two reports the engine writes: the dataset quality report
 // (engine/dataset_report.py) and the fine-tune evaluation report (engine/evaluate.py).
 // Fields may be missing or null (older reports, languages without speech recognition): shown as "—".
-import { clear, el, formatDuration } from "./ui.js";
+import { clear, el, formatDuration, meter } from "./ui.js";
 
 const isNum = Number.isFinite;
 const similarity = (value) => (isNum(value) ? value.toFixed(3) : "—");
@@ -35,7 +35,8 @@ function when(value, text) {
   return value === undefined || value === null ? null : text;
 }
 
-export function renderDatasetReport(container, { status, report, files: listed }) {
+// withFiles: false when the page lists the per-file verdicts in its own files table (no file is listed twice).
+export function renderDatasetReport(container, { status, report, files: listed }, { withFiles = true } = {}) {
   if (!report) {
     const text = status === "failed"
       ? "The analysis failed; re-upload the files or check the server log."
@@ -65,7 +66,7 @@ export function renderDatasetReport(container, { status, report, files: listed }
     ]),
     report.recommendation ? el("p", { class: "muted", text: report.recommendation }) : null,
     ok ? null : reasonList(report.reasons),
-    fileTable(report, listed || []));
+    withFiles ? fileTable(report, listed || []) : null);
 }
 
 // Per-file verdicts: in the report once built, else each listed file's own analysis so far.
@@ -115,7 +116,7 @@ export function renderFineTuneSummary(container, report) {
 }
 
 // The report's entry for one voice: by voice id if the server recorded it, else by name, else by position.
-function voiceEntry(report, voice, index) {
+export function voiceEntry(report, voice, index) {
   const entries = Array.isArray(report.voices) ? report.voices : [];
   return entries.find((e) => e.voice_id === voice.id) || entries.find((e) => e.name === voice.name)
     || entries[index] || {};
@@ -131,4 +132,87 @@ export function voiceFigures(report, voice, index) {
     ["WER", isNum(speaker.real_wer) ? `${percent(entry.wer)} (real ${percent(speaker.real_wer)})` : percent(entry.wer)],
     ["Pitch", isNum(speaker.f0_median_hz) ? `${hertz(entry.f0_median_hz)} (real ${Math.round(speaker.f0_median_hz)})` : hertz(entry.f0_median_hz)],
   ]);
+}
+
+// Usable speech against the minimum to train and the recommended amount, as one gauge.
+export function renderSpeechGauge(container, report) {
+  const usable = report && report.usable_seconds;
+  container.hidden = !isNum(usable);
+  if (!isNum(usable)) return;
+  const minimum = report.min_usable_seconds;
+  const recommended = report.recommended_usable_seconds;
+  const top = Math.max(usable, recommended || 0, minimum || 0) * 1.1 || 1;
+  const state = isNum(minimum) && usable < minimum ? "short" : isNum(recommended) && usable < recommended ? "enough" : "plenty";
+  const words = { short: "below the minimum", enough: "enough to train", plenty: "at or above the recommendation" };
+  const bar = meter(usable / top, "Usable speech", `${seconds(usable)}, ${words[state]}`, `gauge-bar ${state}`);
+  bar.dataset.state = state;
+  const mark = (value, label, cls) => {
+    if (!isNum(value)) return null;
+    const node = el("span", { class: `gauge-mark ${cls}`, title: `${label}: ${seconds(value)}` }, el("span", { text: `${label} ${seconds(value)}` }));
+    node.style.left = `${Math.min(100, (value / top) * 100).toFixed(1)}%`;
+    return node;
+  };
+  clear(container,
+    el("div", { class: "gauge-head" }, el("strong", { text: "Usable speech " }), el("span", { class: "num", text: seconds(usable) }),
+      el("span", { class: "muted", text: ` · ${words[state]}` })),
+    el("div", { class: "gauge-track" }, bar, mark(minimum, "min", "min"), mark(recommended, "recommended", "rec")));
+}
+
+// One bar per voice on the floor-to-ceiling scale: 0% at the best stock voice, 100% at the speaker themself.
+export function renderLikeness(container, report, voices) {
+  const floor = (report.floor || {}).similarity;
+  const ceiling = (report.ceiling || {}).similarity;
+  if (!isNum(floor) || !isNum(ceiling) || ceiling <= floor) {
+    clear(container, el("p", { class: "muted", text: "No likeness scale in this report." }));
+    return;
+  }
+  // The scale shows a little below the floor, so a voice under it is still drawn.
+  const low = floor - 0.25 * (ceiling - floor);
+  const where = (value) => Math.max(0, Math.min(1, (value - low) / (ceiling - low)));
+  const rows = voices.map((voice, index) => {
+    const entry = voiceEntry(report, voice, index);
+    const sim = entry.similarity;
+    const gap = isNum(entry.gap_closed) ? entry.gap_closed : isNum(sim) ? (sim - floor) / (ceiling - floor) : null;
+    return el("div", { class: "likeness-row", dataset: { voiceId: voice.id } },
+      el("span", { class: "likeness-name", text: voice.name }),
+      el("div", { class: "likeness-track" },
+        meter(isNum(sim) ? where(sim) : 0, `Likeness of ${voice.name}`,
+          isNum(gap) ? `${percent(gap)} of the way from the stock floor to the real speaker` : "not measured"),
+        scaleMark(where(floor), "floor"), scaleMark(1, "ceiling")),
+      el("span", { class: "likeness-value num", text: isNum(gap) ? percent(gap) : "—" }));
+  });
+  const floorVoice = (report.floor || {}).voice;
+  clear(container,
+    el("div", { class: "likeness-legend muted" },
+      el("span", { class: "legend floor", text: `Floor: best stock voice${floorVoice ? ` (${floorVoice})` : ""}` }),
+      el("span", { class: "legend ceiling", text: "Ceiling: the speaker vs themself" })),
+    ...rows);
+}
+
+function scaleMark(fraction, kind) {
+  const node = el("span", { class: `scale-mark ${kind}`, "aria-hidden": "true" });
+  node.style.left = `${(fraction * 100).toFixed(1)}%`;
+  return node;
+}
+
+// Per held-out sentence: its words, the real recording, and each voice saying the same words.
+// play(path, caption, who, button) is the page's player.
+export function renderAB(container, samples, voices, play) {
+  if (!samples || !samples.length) {
+    clear(container, el("p", { class: "muted", text: "This fine-tune stored no held-out samples (made by an older server)." }));
+    return;
+  }
+  const names = new Map(voices.map((v) => [v.id, v.name]));
+  clear(container, ...samples.map((sample) => el("div", { class: "ab-sample", dataset: { index: String(sample.index) } },
+    el("p", { class: "ab-text", text: `“${sample.text}”` }),
+    el("div", { class: "ab-buttons", role: "group", "aria-label": `Listen to: ${sample.text}` },
+      abButton("Real speaker", "real", sample.real_audio_url, `the real speaker: “${sample.text}”`, play),
+      ...sample.voices.map((v) => abButton(names.get(v.voice_id) || "voice", v.voice_id, v.audio_url,
+        `${names.get(v.voice_id) || "voice"}: “${sample.text}”`, play))))));
+}
+
+function abButton(label, who, path, caption, play) {
+  const button = el("button", { type: "button", class: who === "real" ? "ab real" : "ab", dataset: { who } }, `▶ ${label}`);
+  button.addEventListener("click", () => play(path, caption, who, button));
+  return button;
 }

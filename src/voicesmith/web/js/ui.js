@@ -106,3 +106,28 @@ export async function guarded(context, action) {
     return undefined;
   }
 }
+
+// Asks before doing something costly or irreversible. Resolves true only when the user confirms.
+// body: nodes or text shown in the dialog; yes: the confirm button's words (say what will happen).
+export function confirmAction({ title, body, yes, danger = false }) {
+  const dialog = $("#confirm");
+  $("#confirm-title").textContent = title;
+  clear($("#confirm-body"), ...[].concat(body).map((part) => (part instanceof Node ? part : el("p", { text: String(part) }))));
+  const yesButton = $("#confirm-yes");
+  yesButton.textContent = yes;
+  yesButton.className = danger ? "danger-solid" : "primary";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+    dialog.returnValue = "no";
+    dialog.showModal();
+    $("#confirm-no").focus();
+  });
+}
+
+// A bar on a 0..1 scale with an accessible name and value text.
+export function meter(fraction, label, valueText, extraClass = "") {
+  const clamped = Math.max(0, Math.min(1, Number(fraction) || 0));
+  const fill = el("div", { class: "meter-fill" });
+  fill.style.width = `${(clamped * 100).toFixed(1)}%`; // CSSOM, not a style attribute: the CSP forbids inline styles
+  return el("div", { class: `meter ${extraClass}`.trim(), role: "img", "aria-label": `${label}: ${valueText}` }, fill);
+}

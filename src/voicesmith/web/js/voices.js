@@ -1,14 +1,21 @@
 // The voice library: stock voices and the organisation's own, each playable.
 import { listAll } from "./api.js";
 import { speak } from "./player.js";
+import { tryVoice } from "./playground.js";
 import { $, clear, el } from "./ui.js";
 
 let voices = [];
 
 export function playButton(voice) {
-  const button = el("button", { type: "button", class: "play", dataset: { voiceId: voice.id } }, "▶ Play");
+  const button = el("button", { type: "button", class: "play", dataset: { voiceId: voice.id },
+    "aria-label": `Play ${voice.name} saying the sample text` }, "▶ Play");
   button.addEventListener("click", () => speak(voice, button));
   return button;
+}
+
+export function tryButton(voice) {
+  return el("button", { type: "button", class: "try small", dataset: { voiceId: voice.id },
+    "aria-label": `Open ${voice.name} in the playground`, on: { click: () => tryVoice(voice) } }, "Playground");
 }
 
 // The speaker's consent (docs/consent.md): verified by a spoken challenge, or not; stock voices need no badge.
@@ -17,7 +24,7 @@ const CONSENT = {
   unverified: ["Unverified", "Made without a verified spoken consent of the speaker."],
 };
 
-function consentBadge(voice) {
+export function consentBadge(voice) {
   const [label, title] = CONSENT[voice.consent] || [];
   if (!label) return "";
   return el("span", { class: "badge consent", title, dataset: { consent: voice.consent } }, label);
@@ -28,11 +35,11 @@ function render() {
   const shown = voices.filter((v) => filter === "all" || (filter === "own") === Boolean(v.is_owner));
   const rows = shown.map((voice) => el("tr", { dataset: { voiceId: voice.id } },
     el("td", { class: "name", text: voice.name }),
-    el("td", { class: "desc muted", text: voice.description || "" }),
-    el("td", { text: voice.language || "" }),
+    el("td", { class: "desc muted col-desc", text: voice.description || "" }),
+    el("td", { class: "col-lang", text: voice.language || "" }),
     el("td", {}, el("span", { class: "tag", dataset: { kind: voice.is_owner ? "own" : "stock" } },
       voice.is_owner ? "Yours" : "Stock"), " ", consentBadge(voice)),
-    el("td", { class: "actions" }, playButton(voice)),
+    el("td", { class: "actions" }, playButton(voice), tryButton(voice)),
   ));
   const empty = el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No voices match." }));
   clear($("#voice-rows"), ...(rows.length ? rows : [empty]));
@@ -43,6 +50,7 @@ export async function loadVoices() {
   // Own voices first (newest work is what a user came for), then stock, each by name.
   voices.sort((a, b) => Number(Boolean(b.is_owner)) - Number(Boolean(a.is_owner)) || a.name.localeCompare(b.name));
   render();
+  document.dispatchEvent(new CustomEvent("voices-changed", { detail: voices }));
   return voices;
 }
 
