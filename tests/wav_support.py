@@ -31,6 +31,3 @@ def wav_bytes(seconds: float = 0.5, freq: float = 220.0, rate: int = 16000, ampl
     """A mono 16-bit PCM tone: the smallest upload the server accepts as audio."""
     data = pcm16(tone(seconds, freq, rate, amplitude))
     return wav_header(len(data), rate=rate) + data
-
-
-TINY_WAV = wav_bytes(0.05, rate=24000)  # 2.4 KB: where a test needs any decodable upload

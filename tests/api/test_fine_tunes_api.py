@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.wav_support import TINY_WAV
-
 import pytest
 
 from tests.wav_support import wav_bytes

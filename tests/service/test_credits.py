@@ -5,11 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-
-from tests.wav_support import TINY_WAV
+from tests.wav_support import wav_bytes
 
 from voicesmith.service.errors import InsufficientCredits, NotFound
-from tests.wav_support import wav_bytes
 
 COST = 1_000_000  # default fine-tune cost; store_env gives every org 3,000,000 credits
 
