@@ -4,6 +4,7 @@ atomic copy to a file."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,3 +55,17 @@ def copy_atomically(src: BinaryIO, dest: Path, tmp_dir: Path) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return size
+
+
+def remove_stale_parts(folder: Path, older_than_s: float) -> int:
+    """Delete the `*.part` temp files in `folder` that crashed writers left over `older_than_s` ago; how many."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for p in folder.glob("*.part"):
+        try:
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

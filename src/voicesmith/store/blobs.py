@@ -16,7 +16,6 @@ import hashlib
 import os
 import shutil
 import threading
-import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import BinaryIO, Union
 from voicesmith.config import get_settings
 # BlobInfo, BlobNotFound and BlobTooLarge are imported from here by the rest of voicesmith.
 from voicesmith.store.blob_common import (CHUNK, TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key,
-                                         copy_atomically)
+                                          copy_atomically, remove_stale_parts)
 from voicesmith.store.blobs_s3 import S3BlobStore
 
 
@@ -173,16 +172,7 @@ class LocalBlobStore:
 
     def sweep_temp(self, older_than_s: float = 3600.0) -> int:
         """Delete temp files left by crashed writers; returns how many were removed."""
-        cutoff = time.time() - older_than_s
-        removed = 0
-        for p in self.tmp_dir.glob("*.part"):
-            try:
-                if p.stat().st_mtime < cutoff:
-                    p.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
-        return removed
+        return remove_stale_parts(self.tmp_dir, older_than_s)
 
 
 # What the rest of voicesmith codes against: either backend.

@@ -33,7 +33,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from voicesmith.store.blob_common import TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key, copy_atomically
+from voicesmith.store.blob_common import (TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key, copy_atomically,
+                                          remove_stale_parts)
 
 log = logging.getLogger(__name__)
 
@@ -223,27 +224,24 @@ class S3BlobStore:
             return path
         except FileNotFoundError:
             pass
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=self.object_name(key))["Body"]
-        except ClientError as exc:
-            if _not_found(exc):
-                raise BlobNotFound(key) from None
-            raise
-        with body:
+        with self._body(key) as body:
             size = copy_atomically(body, path, self.cache_tmp)
         self._account(size)
         return path
 
     def get_bytes(self, key: str) -> bytes:
         """The blob as the bucket holds it now (not through the cache: for small blobs that may change)."""
+        with self._body(key) as body:
+            return body.read()
+
+    def _body(self, key: str):  # noqa: ANN202 (botocore's StreamingBody)
+        """The object's streaming body; BlobNotFound when the bucket has no such key."""
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=self.object_name(key))["Body"]
+            return self.s3.get_object(Bucket=self.bucket, Key=self.object_name(key))["Body"]
         except ClientError as exc:
             if _not_found(exc):
                 raise BlobNotFound(key) from None
             raise
-        with body:
-            return body.read()
 
     def open(self, key: str) -> BinaryIO:
         return open(self.fetch(key), "rb")
@@ -299,14 +297,7 @@ class S3BlobStore:
     def sweep_temp(self, older_than_s: float = 3600.0) -> int:
         """Abort multipart uploads of crashed writers and delete the cache's stale temp files; returns how many."""
         cutoff = time.time() - older_than_s
-        removed = 0
-        for p in self.cache_tmp.glob("*.part"):
-            try:
-                if p.stat().st_mtime < cutoff:
-                    p.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
+        removed = remove_stale_parts(self.cache_tmp, older_than_s)
         for upload in self.incomplete_uploads():
             if upload["Initiated"].timestamp() < cutoff:
                 try:
