@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,14 +28,10 @@ import time
 import uuid
 from pathlib import Path
 
+from bench_server import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 VOICESMITH = Path(sys.executable).with_name("voicesmith")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _make_jobs(n: int, data: Path) -> list[str]:
@@ -79,7 +74,7 @@ def run(broker: str, n: int, timeout_s: float) -> dict:
     env_vars = {"VOICESMITH_DATA": str(data), "VOICESMITH_HEARTBEAT_TIMEOUT_S": "3600"}
     redis = None
     if broker == "redis":
-        port = _free_port()
+        port = free_port()
         redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                   "--appendonly", "no"], stdout=subprocess.DEVNULL)
         env_vars["VOICESMITH_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"

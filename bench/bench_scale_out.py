@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from bench_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VOICESMITH = Path(sys.executable).with_name("voicesmith")
@@ -47,18 +47,12 @@ RATE = 24000
 RAW = {"container": "raw", "encoding": "pcm_f32le", "sample_rate": RATE}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Deployment:
     """Redis + a shared database and blob directory; API and worker processes with data dirs of their own."""
 
     def __init__(self, root: Path, **settings: str) -> None:
         self.root = root
-        self.redis_port = _free_port()
+        self.redis_port = free_port()
         self.redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(self.redis_port),
                                        "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -90,7 +84,7 @@ class Deployment:
         return proc
 
     def api(self, name: str) -> str:
-        port = _free_port()
+        port = free_port()
         proc = self.start(name, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 600

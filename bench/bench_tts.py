@@ -22,7 +22,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from bench_server import free_port
 
 PARAGRAPH = (
     "The museum opens at nine in the morning and closes at six in the evening. "
@@ -43,12 +43,6 @@ PARAGRAPH = (
 TWO_SENTENCES = "Good morning, everyone. Thank you all for coming today."
 RATE = 24000
 RAW = {"container": "raw", "encoding": "pcm_f32le", "sample_rate": RATE}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -97,7 +91,7 @@ class Server:
         cli = [sys.executable, "-m", "voicesmith"]
         self.key = subprocess.run([*cli, "keys", "create", "--org", "bench", "--data", str(data_dir)],
                                   env=env, capture_output=True, text=True, check=True).stdout.strip()
-        self.port = _free_port()
+        self.port = free_port()
         self.log = open(data_dir / "serve.log", "wb")
         self.proc = subprocess.Popen([*cli, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(self.port),
                                       "--data", str(data_dir)], env=env, stdout=self.log, stderr=subprocess.STDOUT)
