@@ -180,7 +180,6 @@ def finish_upload(upload: PendingUpload, filename: str, purpose: str | None, con
     return row
 
 
-
 def list_files(org_id: str, dataset_id: str, page: PageRequest) -> Page[DatasetFile]:
     with session_scope() as session:
         owned(session, org_id, dataset_id)
@@ -188,12 +187,18 @@ def list_files(org_id: str, dataset_id: str, page: PageRequest) -> Page[DatasetF
         return paginate(session, stmt, DatasetFile, page, newest_first=False)
 
 
+def _owned_file(session: Session, org_id: str, dataset_id: str, file_id: str) -> tuple[Dataset, DatasetFile]:
+    """The organisation's dataset and one of its files; NotFound for either."""
+    ds = owned(session, org_id, dataset_id)
+    row = session.scalar(select(DatasetFile).where(DatasetFile.id == file_id, DatasetFile.dataset_id == ds.id))
+    if row is None:
+        raise NotFound(f"No file {file_id!r} in dataset {dataset_id}.", error_code="file_not_found")
+    return ds, row
+
+
 def delete_file(org_id: str, dataset_id: str, file_id: str) -> None:
     with session_scope() as session:
-        ds = owned(session, org_id, dataset_id)
-        row = session.scalar(select(DatasetFile).where(DatasetFile.id == file_id, DatasetFile.dataset_id == ds.id))
-        if row is None:
-            raise NotFound(f"No file {file_id!r} in dataset {dataset_id}.", error_code="file_not_found")
+        ds, row = _owned_file(session, org_id, dataset_id, file_id)
         key = row.blob_key
         session.delete(row)
         ds.report_status = "pending"
@@ -222,10 +227,7 @@ def _media_type(filename: str, declared: str | None) -> str:
 def file_audio(org_id: str, dataset_id: str, file_id: str) -> FileAudio:
     """The stored bytes of one uploaded file of the organisation's dataset."""
     with session_scope() as session:
-        ds = owned(session, org_id, dataset_id)
-        row = session.scalar(select(DatasetFile).where(DatasetFile.id == file_id, DatasetFile.dataset_id == ds.id))
-        if row is None:
-            raise NotFound(f"No file {file_id!r} in dataset {dataset_id}.", error_code="file_not_found")
+        _, row = _owned_file(session, org_id, dataset_id, file_id)
         filename, declared, key = row.filename, row.content_type, row.blob_key
     try:
         data = get_blob_store().get_bytes(key)
