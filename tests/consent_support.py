@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 # allison_en: the dataset's training speech (short prompts, none of them the consent clips below).
 TRAINING = ("agent-alreadyon", "agent-incorrect", "agent-user", "auth-incorrect", "confbridge-pin",
@@ -70,3 +74,67 @@ def consent_policy(value: str):
         else:
             os.environ["VOICESMITH_CONSENT"] = old
         get_settings.cache_clear()
+
+
+class ConsentServer:
+    """voicesmith in this process over real HTTP (for a browser or the CLI), with the phrase generator injectable."""
+
+    def __init__(self, base_url: str, key: str, monkeypatch) -> None:  # noqa: ANN001 (pytest.MonkeyPatch)
+        self.base_url = base_url
+        self.key = key
+        self.headers = {"Authorization": f"Bearer {key}", "Cartesia-Version": "2026-03-01"}
+        self._mp = monkeypatch
+
+    def next_codes_from(self, clip: Reading) -> None:
+        """The next challenges' code words are the ones `clip` says (the reading substitute)."""
+        from voicesmith.service import consent
+
+        self._mp.setattr(consent, "generate_code", clip.generator())
+
+    def get(self, path: str) -> dict:
+        r = httpx.get(self.base_url + path, headers=self.headers, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def dataset(self, name: str, files: list[Path]) -> str:
+        r = httpx.post(f"{self.base_url}/datasets", json={"name": name, "description": ""}, headers=self.headers,
+                       timeout=30)
+        assert r.status_code == 200, r.text
+        ds = r.json()["id"]
+        for path in files:
+            r = httpx.post(f"{self.base_url}/datasets/{ds}/files", headers=self.headers, timeout=60,
+                           files={"file": (path.name, path.read_bytes(), "audio/wav")}, data={"purpose": "fine_tune"})
+            assert r.status_code == 204, r.text
+        return ds
+
+    def consent(self, ds: str) -> dict:
+        return self.get(f"/datasets/{ds}/consent")
+
+
+@contextlib.contextmanager
+def consent_server(data_dir_switch, data_dir: Path, org: str):  # noqa: ANN001, ANN201
+    """A ConsentServer on a free loopback port (uvicorn in a thread), its data in `data_dir`, a key of `org`.
+    Job hand-offs are captured: the consent check needs no worker."""
+    import pytest
+    import uvicorn
+
+    from tests.conftest import capture_job_hand_offs, free_port
+    from voicesmith import admin
+    from voicesmith.api.app import create_app
+
+    with data_dir_switch(data_dir), pytest.MonkeyPatch.context() as mp:
+        capture_job_hand_offs(mp, [])
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the in-process server did not start"
+            time.sleep(0.05)
+        try:
+            yield ConsentServer(f"http://127.0.0.1:{port}", admin.create_key(org=org, description="consent tests"),
+                                mp)
+        finally:
+            server.should_exit = True
+            thread.join(15)

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.consent_support import ALLISON_CONSENT, consent_policy, consent_server, reading, wav
 from voicesmith.client import NotFound, VoicesmithClient
 
 CLONE_NAME = f"cli-e2e-{uuid.uuid4().hex[:6]}"
@@ -177,9 +178,9 @@ def test_clone_with_yes_trains_and_writes_a_preview_per_voice(cli: Cli, client: 
         assert v.id in result.stdout
     previews = sorted(out_dir.glob("*.wav"))
     assert len(previews) == 4
-    for wav in previews:
-        audio, rate = sf.read(wav)
-        assert rate == 24000 and len(audio) > rate and np.sqrt(np.mean(audio**2)) > 0.01, wav
+    for preview in previews:
+        audio, rate = sf.read(preview)
+        assert rate == 24000 and len(audio) > rate and np.sqrt(np.mean(audio**2)) > 0.01, preview
 
 
 def _in_terminal(cli: Cli, *args: str | Path, answer: str, timeout: float = 500) -> tuple[int, str, str]:
@@ -415,6 +416,43 @@ def test_instant_clone_rename_show_and_delete_a_voice(cli: Cli, speech_data: Pat
     deleted = cli.run("voices", "delete", voice_id)
     assert deleted.returncode == 0, deleted.stderr
     assert_one_error_line(cli.run("voices", "show", voice_id), "404")
+
+
+@pytest.fixture()
+def consent_cli(tmp_path_factory, data_dir_switch, tmp_path: Path):
+    """The CLI against an in-process server whose next consent code is the one allison_en's clip says
+    (tests/consent_support.py, the reading substitute)."""
+    with consent_server(data_dir_switch, tmp_path_factory.mktemp("cli-consent"), "cli-consent") as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CARTESIA_", "VOICESMITH_"))}
+        env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), VOICESMITH_BASE_URL=server.base_url,
+                   VOICESMITH_API_KEY=server.key, PYTHONUNBUFFERED="1")
+        yield server, Cli(env=env, cwd=tmp_path)
+
+
+def test_instant_clone_with_the_speakers_consent_and_without_it_under_require(consent_cli, speech_data: Path) -> None:
+    server, cli = consent_cli
+    reading_clip = reading(speech_data, ALLISON_CONSENT)
+    server.next_codes_from(reading_clip)
+    to_clone = wav(speech_data, "allison_en", "conf-usermenu")
+
+    statement = cli.run("voices", "consent-statement", "--speaker", "Allison")
+    assert statement.returncode == 0, statement.stderr
+    assert "I, Allison, agree" in statement.stdout and "invalid personal identification" in statement.stdout
+    assert "--consent RECORDING" in statement.stdout
+
+    made = cli.run("voices", "clone", to_clone, "--name", "Allison verified", "--consent", reading_clip.path)
+    assert made.returncode == 0, made.stderr
+    voice_id = made.stdout.split()[2]
+    assert "consent verified" in made.stdout
+    shown = server.get(f"/voices/{voice_id}")
+    assert shown["consent"] == "verified" and shown["provenance"]["consent_attempt_id"]
+
+    with consent_policy("require"):
+        refused = cli.run("voices", "clone", to_clone, "--name", "Allison again")
+    assert refused.returncode == 1
+    assert "requires the speaker's verified consent" in refused.stderr
+    assert "I, Allison again, agree" in refused.stdout  # a fresh statement to read, for the next try
+    assert [v["name"] for v in server.get("/voices?limit=100")["data"] if v["is_owner"]] == ["Allison verified"]
 
 
 def test_dataset_commands(cli: Cli, speech_data: Path) -> None:

@@ -6,6 +6,7 @@ Selenium Manager must never download a browser or driver here, so both paths are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -32,8 +33,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+@contextlib.contextmanager
+def chromium(profile: Path, extra_flags: tuple[str, ...] = ()):
+    """A headless Chromium with its own profile folder, quit (and the profile removed) on exit."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
     from selenium import webdriver
@@ -41,10 +43,9 @@ def browser(tmp_path_factory):
     from selenium.webdriver.chrome.service import Service
 
     os.environ["SE_OFFLINE"] = "true"
-    profile = tmp_path_factory.mktemp("chromium-profile")
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *extra_flags):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     # The performance log carries the DevTools Network events: the tests read real HTTP statuses from it.
@@ -57,3 +58,9 @@ def browser(tmp_path_factory):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver

@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -24,8 +23,7 @@ import numpy as np
 import pytest
 import requests
 import soundfile as sf
-from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.common.by import By
+from tests.web.browser_support import click, connect, goto, q, qa, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -102,48 +100,12 @@ for (const type of ["dragover", "drop"]) {
 """
 
 
-def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
-    """Poll `condition` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except StaleElementReferenceException:
-            last = None  # the page re-rendered under us: look again
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
-
-def q(scope, css: str):
-    """The element matching `css` inside `scope` (the driver or an element)."""
-    return scope.find_element(By.CSS_SELECTOR, css)
-
-
-def qa(scope, css: str):
-    return scope.find_elements(By.CSS_SELECTOR, css)
-
-
-def click(driver, element) -> None:
-    # The speak bar is fixed at the bottom: bring the target to the middle of the window first.
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-    element.click()
-
-
 def player_src_or_error(driver) -> str | None:
     """The player's blob URL once set; fails at once with the page's error card if one appears."""
     cards = qa(driver, "#errors .error-card")
     assert not cards, f"the page shows an error: {cards[0].text}"
     src = q(driver, "#player").get_attribute("src") or ""
     return src if src.startswith("blob:") else None
-
-
-def goto(driver, section: str) -> None:
-    """Open one of the studio's sections with its tab, as a user would."""
-    click(driver, q(driver, f"#tab-{section}"))
-    wait_for(lambda: q(driver, f"#{section}").is_displayed(), 5, f"the {section} section shown")
 
 
 def confirm(driver, expect_title: str) -> object:
@@ -173,13 +135,6 @@ def console_errors(driver, allowed_statuses=(), allowed_failures=()) -> list[str
             continue
         errors.append(message)
     return errors
-
-
-def connect(driver, key: str) -> None:
-    field = q(driver, "#api-key")
-    field.clear()
-    field.send_keys(key)
-    click(driver, q(driver, "#key-form button[type=submit]"))
 
 
 def real_speech_wavs(speech_data: Path, out_dir: Path) -> list[Path]:

@@ -12,6 +12,7 @@ same job with more options; this client covers what the `voicesmith` CLI needs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import mimetypes
 import os
@@ -232,14 +233,22 @@ class VoicesmithClient:
     def delete_voice(self, voice_id: str) -> None:
         self._request("DELETE", f"/voices/{voice_id}")
 
-    def clone_voice(self, clip: Path, *, name: str, language: str = "en", description: str | None = None) -> dict[str, Any]:
-        """Instant clone from one short clip; returns the new voice's metadata."""
+    def clone_voice(self, clip: Path, *, name: str, language: str = "en", description: str | None = None,
+                    consent: Path | None = None) -> dict[str, Any]:
+        """Instant clone from one short clip; returns the new voice's metadata. `consent` (voicesmith): the
+        speaker reading the organisation's clone challenge (`clone_consent_challenge`)."""
         data = {"name": name, "language": language}
         if description is not None:
             data["description"] = description
-        with clip.open("rb") as fp:
-            files = {"clip": (clip.name, fp, _content_type(clip))}
+        with contextlib.ExitStack() as stack:
+            files = {"clip": (clip.name, stack.enter_context(clip.open("rb")), _content_type(clip))}
+            if consent is not None:
+                files["consent"] = (consent.name, stack.enter_context(consent.open("rb")), _content_type(consent))
             return self._json("POST", "/voices/clone", data=data, files=files)
+
+    def clone_consent_challenge(self, speaker_name: str | None = None) -> dict[str, Any]:
+        """A new statement to read before an instant clone ({id, statement, code, expires_at}); one per organisation."""
+        return self._json("POST", "/voices/consent-challenge", json={"name": speaker_name} if speaker_name else {})
 
     # -- text to speech ---------------------------------------------------------------------
 

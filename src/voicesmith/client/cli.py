@@ -15,7 +15,8 @@ import typer
 
 from voicesmith.client import render, speech, workflow
 from voicesmith.client.api import VoicesmithClient
-from voicesmith.client.cli_common import ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out
+from voicesmith.client.cli_common import (ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out,
+                                          print_consent_statement)
 from voicesmith.client.cli_resources import datasets_app, fine_tunes_app, voices_app
 from voicesmith.client.uploads import find_recordings
 
@@ -125,13 +126,6 @@ def status(
         _attach(client, ft.id, output_dir or Path(f"{workflow.slug(ft.name)}-voices"))
 
 
-def _print_challenge(challenge: dict) -> None:
-    out.print("Have the speaker read this aloud and record it:", highlight=False)
-    out.print(f"\n    {challenge['statement']}\n", markup=False, highlight=False)
-    out.print(f"then run the same command with --consent RECORDING (before {challenge['expires_at']}).",
-              markup=False, highlight=False)
-
-
 def _consent(client: VoicesmithClient, dataset_id: str, name: str, clip: Optional[Path]) -> None:
     """Send the consent recording if one is given; when the dataset has no verified consent, print a fresh
     statement to read. Stops under the server's `require` policy until the consent verifies."""
@@ -149,14 +143,14 @@ def _consent(client: VoicesmithClient, dataset_id: str, name: str, clip: Optiona
             state["challenge"] = None
     challenge = state["challenge"] or client.consent_challenge(dataset_id, name)
     if state["policy"] == "require":
-        _print_challenge(challenge)
+        print_consent_statement(challenge)
         raise fail("fine-tune not started: this server requires the speaker's verified consent")
     if clip is not None:
         raise fail("fine-tune not started: the consent recording did not verify (run without --consent to train "
                    "with the voice marked unverified)")
     out.print("Consent: unverified (this server allows it; the voices will be marked unverified). To verify:",
               highlight=False)
-    _print_challenge(challenge)
+    print_consent_statement(challenge)
 
 
 def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:

@@ -93,3 +93,11 @@ def _os_message(exc: OSError) -> str:
 
 def print_json(data: Any) -> None:
     out.print_json(json.dumps(data))
+
+
+def print_consent_statement(challenge: dict) -> None:
+    """A consent challenge as the speaker must read it (docs/consent.md), and what to do with the recording."""
+    out.print("Have the speaker read this aloud and record it:", highlight=False)
+    out.print(f"\n    {challenge['statement']}\n", markup=False, highlight=False)
+    out.print(f"then run the same command with --consent RECORDING (before {challenge['expires_at']}).",
+              markup=False, highlight=False)

@@ -9,7 +9,9 @@ import typer
 from rich.markup import escape
 
 from voicesmith.client import render
-from voicesmith.client.cli_common import ApiKeyOption, BaseUrlOption, JsonOption, connect, handle_errors, out, print_json
+from voicesmith.client.cli_common import (ApiKeyOption, BaseUrlOption, JsonOption, connect, fail, handle_errors, out,
+                                          print_consent_statement, print_json)
+from voicesmith.client.errors import VoicesmithError
 from voicesmith.client.workflow import find_or_create_dataset, upload_folder, wait_for_report
 
 voices_app = typer.Typer(no_args_is_help=True, help="List, inspect, rename, delete and instantly clone voices.")
@@ -82,13 +84,38 @@ def voices_clone(
     name: Annotated[str, typer.Option(help="Name of the new voice.")],
     language: Annotated[str, typer.Option(help="Language of the voice.")] = "en",
     description: Annotated[Optional[str], typer.Option(help="Description of the new voice.")] = None,
+    consent: Annotated[Optional[Path], typer.Option(
+        "--consent", exists=True, dir_okay=False,
+        help="The speaker reading the statement of `voicesmith voices consent-statement` (docs/consent.md).")] = None,
     base_url: BaseUrlOption = None,
     api_key: ApiKeyOption = None,
 ) -> None:
     """Instant clone: a voice from one short clip, in seconds (less close than a fine-tune)."""
     with connect(base_url, api_key) as client:
-        meta = client.clone_voice(clip, name=name, language=language, description=description)
-    out.print(f"created voice [bold]{meta['id']}[/] ({escape(meta.get('name', name))})", highlight=False)
+        try:
+            meta = client.clone_voice(clip, name=name, language=language, description=description, consent=consent)
+        except VoicesmithError as exc:
+            if exc.error_code != "consent_required":
+                raise
+            print_consent_statement(client.clone_consent_challenge(name))
+            raise fail("voice not cloned: this server requires the speaker's verified consent") from None
+    out.print(f"created voice [bold]{meta['id']}[/] ({escape(meta.get('name', name))}), consent "
+              f"{escape(str(meta.get('consent')))}", highlight=False)
+    if meta.get("consent") == "unverified":
+        out.print("To verify a clone, run `voicesmith voices consent-statement`, record the speaker reading it, and "
+                  "clone again with --consent RECORDING.", markup=False, highlight=False)
+
+
+@voices_app.command("consent-statement")
+@handle_errors
+def voices_consent_statement(
+    speaker: Annotated[Optional[str], typer.Option(help="The speaker's name, as they will say it.")] = None,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """A fresh statement for the speaker to read before an instant clone (valid for minutes; replaces the last)."""
+    with connect(base_url, api_key) as client:
+        print_consent_statement(client.clone_consent_challenge(speaker))
 
 
 # -- datasets -------------------------------------------------------------------------------

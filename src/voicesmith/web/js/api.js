@@ -81,18 +81,19 @@ export async function listAll(path, query = {}) {
 }
 
 // A multipart upload through XMLHttpRequest, because fetch() reports no upload progress.
-// onProgress(loadedBytes, totalBytes) fires as the body leaves the browser.
-export function uploadFile(path, file, fields, onProgress) {
+// onProgress(loadedBytes, totalBytes) fires as the body leaves the browser. Resolves to the JSON answer
+// (null for 204). fileField: the form field that carries the file ("file" for dataset uploads).
+export function uploadFile(path, file, fields, onProgress, fileField = "file") {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
-    form.append("file", file, file.name);
+    form.append(fileField, file, file.name);
     xhr.open("POST", urlFor(path));
     for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
     xhr.onload = () => {
-      if (xhr.status >= 200 && xhr.status < 300) resolve();
+      if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.status === 204 || !xhr.responseText ? null : JSON.parse(xhr.responseText));
       else reject(parseError(xhr.status, xhr.responseText));
     };
     xhr.onerror = () => reject(new ApiError(0, null, "The upload was interrupted (connection lost)."));

@@ -1,6 +1,7 @@
 // Entry point: the API key form, the sections (one shown at a time, by the URL's #hash), the connection badge,
 // then every panel loads through the public API with that key.
 import { getKey, request, setKey } from "./api.js";
+import { initConsent } from "./consent.js";
 import { initDatasets, loadDatasets } from "./datasets.js";
 import { initFineTunes, loadFineTunes } from "./fine_tunes.js";
 import { initPlayground } from "./playground.js";
@@ -76,6 +77,7 @@ function init() {
   const onError = (err) => showError(err);
   initVoices(onError);
   initDatasets(onError);
+  initConsent();
   initFineTunes(onError);
   initPlayground(onError);
   const input = $("#api-key");
