@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,25 +114,14 @@ def consent_server(data_dir_switch, data_dir: Path, org: str):  # noqa: ANN001, 
     """A ConsentServer on a free loopback port (uvicorn in a thread), its data in `data_dir`, a key of `org`.
     Job hand-offs are captured: the consent check needs no worker."""
     import pytest
-    import uvicorn
 
-    from tests.conftest import capture_job_hand_offs, free_port
+    from tests.conftest import capture_job_hand_offs
+    from tests.tts_support import uvicorn_in_thread
     from voicesmith import admin
     from voicesmith.api.app import create_app
 
     with data_dir_switch(data_dir), pytest.MonkeyPatch.context() as mp:
         capture_job_hand_offs(mp, [])
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the in-process server did not start"
-            time.sleep(0.05)
-        try:
+        with uvicorn_in_thread(create_app()) as port:
             yield ConsentServer(f"http://127.0.0.1:{port}", admin.create_key(org=org, description="consent tests"),
                                 mp)
-        finally:
-            server.should_exit = True
-            thread.join(15)
