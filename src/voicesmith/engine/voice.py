@@ -59,6 +59,11 @@ class VoiceArtifact:
         row = min(max(n_phonemes - 1, 0), STYLE_ROWS - 1)
         return self.style[row : row + 1]
 
+    def kokoro_pack(self) -> np.ndarray:
+        """The style as a Kokoro voice pack, (STYLE_ROWS, 1, STYLE_DIM) float32, the shape kokoro-onnx loads.
+        Only the style travels: the pitch scale, speed and timbre filter are voicesmith's own."""
+        return self.style.reshape(STYLE_ROWS, 1, STYLE_DIM).copy()
+
     def to_bytes(self) -> bytes:
         header = {
             "format_version": FORMAT_VERSION if self.timbre is not None else 1,
