@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from voicesmith.engine import stock
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
+from voicesmith.service.errors import Forbidden, InvalidRequest, NotFound
 from voicesmith.service.ids import is_uuid
 from voicesmith.service.languages import default_country, parse_language_filter
 from voicesmith.service.pagination import Page, PageRequest, paginate
@@ -311,12 +311,3 @@ def _write_stock_voices(voices: list) -> None:
             row.name, row.description, row.language = sv.name, sv.description, sv.language
             row.gender = normalise_gender(sv.gender)
             row.engine_model = sv.artifact.engine_model
-
-
-# Creating voices from audio -------------------------------------------------------------------
-
-def localize_voice(org_id: str, voice_id: str, language: str | None) -> Voice:
-    """A copy of a voice speaking another language or accent (POST /voices/localize)."""
-    get(org_id, voice_id)
-    raise NotAvailable("Voice localization is not available on this server: voicesmith has no model that "
-                       "changes a voice's language or accent.")

@@ -14,8 +14,9 @@ from voicesmith.api.routing import SlashRouter
 from voicesmith.api.schemas import (ConsentChallengeCreate, VoiceLocalize, VoiceUpdate, consent_challenge_json,
                                     voice_json, voice_metadata_json)
 from voicesmith.api.versions import V2024_11_13, ApiVersion, api_version
-from voicesmith.service import cloning, consent, voice_files, voices
+from voicesmith.service import cloning, consent, localization, voice_files, voices
 from voicesmith.service.cloning import CloneRequest
+from voicesmith.service.localization import LocalizeRequest
 from voicesmith.service.voices import VoiceFilter
 
 router = SlashRouter(prefix="/voices", tags=["voices"], dependencies=[Depends(api_version)])
@@ -108,8 +109,11 @@ async def import_voice(
 @router.post("/localize", summary="Localize a voice into another language or accent")
 def localize_voice(body: VoiceLocalize, principal: Principal = Depends(api_key_principal),
                    version: ApiVersion = Depends(api_version)) -> dict:
-    voice = voices.localize_voice(principal.org_id, body.voice_id, body.language)
-    return voice_metadata_json(voice, version)
+    request = LocalizeRequest(voice_id=body.voice_id, name=body.name, description=body.description,
+                              language=body.language, accent=body.accent, dialect=body.dialect,
+                              original_speaker_gender=body.original_speaker_gender, tagline=body.tagline,
+                              api_key_id=principal.api_key_id)
+    return voice_metadata_json(localization.localize_voice(principal.org_id, request), version)
 
 
 def _embedding_sunset() -> None:
