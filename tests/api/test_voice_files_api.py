@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import wave
 import zipfile
 
 import numpy as np
@@ -32,8 +33,19 @@ def source_voice(api) -> str:
     with session_scope() as s:
         store_voice(s, voice_id=vid, org_id=api.org_id("exporter"), kind="clone", name="Ex Voice: 1/2",
                     description="exported", language="fr", artifact=artifact, gender="feminine", accent="parisian",
-                    consent="verified", source_clip={"filename": "a.wav", "sha256": "0" * 64, "seconds": 9.0})
+                    consent="verified", source_clip={"filename": "a.wav", "sha256": "0" * 64, "seconds": 9.0},
+                    preview_wav=_wav())
     return vid
+
+
+def _wav() -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(np.arange(2400, dtype="<i2").tobytes())
+    return buf.getvalue()
 
 
 def _export(api, vid, org="exporter", **params):
@@ -73,6 +85,8 @@ def test_export_import_round_trip_speaks_identically(api, source_voice):
     assert origin["voice_id"] == source_voice and origin["provenance"]["clip"]["filename"] == "a.wav"
     assert got["provenance"]["clip"]["sha256"] == hashlib.sha256(r.content).hexdigest()
 
+    preview = api.client.get(f"/voices/{new['id']}/preview", headers=api.h("importer"))
+    assert preview.status_code == 200 and preview.content == _wav()
     original, copy = _speak(api, source_voice, "exporter"), _speak(api, new["id"], "importer")
     assert len(original) > 24000 * 0.5
     np.testing.assert_array_equal(original, copy)
@@ -110,7 +124,7 @@ def test_stock_voices_export_too(api):
 
 
 def _voice_file(manifest_changes: dict | None = None, artifact: bytes | None = None, voice_changes: dict | None = None,
-                drop: str | None = None) -> bytes:
+                drop: str | None = None, preview: bytes | None = None) -> bytes:
     from voicesmith.engine.voice import VoiceArtifact
 
     art = artifact if artifact is not None else VoiceArtifact(style=np.zeros((510, 256), np.float32)).to_bytes()
@@ -124,6 +138,8 @@ def _voice_file(manifest_changes: dict | None = None, artifact: bytes | None = N
             zf.writestr("voice.json", json.dumps(manifest))
         if drop != "artifact.npz":
             zf.writestr("artifact.npz", art)
+        if preview is not None:
+            zf.writestr("preview.wav", preview)
     return buf.getvalue()
 
 
@@ -147,6 +163,7 @@ def _artifact(**kw) -> bytes:
     (_voice_file(voice_changes={"name": ""}), "name"),
     (_voice_file(voice_changes={"gender": "robot"}), "gender"),
     (_voice_file(artifact=_artifact(speed=50.0)), "speed"),
+    (_voice_file(preview=b"<html>not audio</html>"), "preview.wav is not a WAV"),
     (_voice_file(artifact=_artifact(timbre=np.array([[100.0, 50.0], [0.0, 0.0]]))), "timbre"),
 ])
 def test_bad_files_are_refused(api, data, says):

@@ -1,7 +1,7 @@
 """Portable voices (docs/api.md, "Portable voices"): a voice exported as one self-contained file, imported into
 another voicesmith or organisation, or exported as a Kokoro voice pack for kokoro-onnx.
 
-A voice file is a ZIP archive with two members:
+A voice file is a ZIP archive with two members (and a third, `preview.wav`, when the voice has a stored preview):
 - `voice.json`: {"format": "voicesmith-voice", "format_version", "exported_at", "voice": its metadata and
   provenance, "fine_tune_report": the fine-tune's report or null, "artifact_sha256"};
 - `artifact.npz`: the engine's voice artifact (engine.voice.VoiceArtifact: style, pitch scale, speed, timbre
@@ -35,10 +35,10 @@ from voicesmith.store.models import FineTune, Voice
 
 FORMAT = "voicesmith-voice"
 FORMAT_VERSION = 1
-MANIFEST, ARTIFACT = "voice.json", "artifact.npz"
+MANIFEST, ARTIFACT, PREVIEW = "voice.json", "artifact.npz", "preview.wav"
 MAX_FILE_BYTES = 16 * 1024 * 1024
 # A real artifact is ~0.5 MB uncompressed (510 x 256 float32 and a small header); anything far larger is not one.
-_MAX_MEMBER_BYTES = {MANIFEST: 4 * 1024 * 1024, ARTIFACT: 8 * 1024 * 1024}
+_MAX_MEMBER_BYTES = {MANIFEST: 4 * 1024 * 1024, ARTIFACT: 8 * 1024 * 1024, PREVIEW: 8 * 1024 * 1024}
 IMPORTED_KIND = "imported"
 # Bounds on an imported artifact's scalars and filter: wide around what fine-tunes make (the filter is bounded to
 # +-12 dB before normalisation), narrow enough that a forged file cannot ask for inaudible or clipping speech.
@@ -84,8 +84,9 @@ def export_voice(org_id: str, voice_id: str) -> ExportedFile:
             "provenance": {"dataset_id": voice.source_dataset_id, "clip": voice.source_clip,
                            "fine_tune_id": voice.fine_tune_id, "consent_attempt_id": voice.consent_attempt_id},
         }
-        artifact_key = voice.artifact_key
+        artifact_key, preview_key = voice.artifact_key, voice.preview_key
     artifact = voices.artifact_bytes(artifact_key)
+    preview = voices.stored_preview(preview_key)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "exported_at": datetime.now(timezone.utc).isoformat(), "voice": manifest_voice,
                 "fine_tune_report": report, "artifact_sha256": hashlib.sha256(artifact).hexdigest()}
@@ -93,6 +94,8 @@ def export_voice(org_id: str, voice_id: str) -> ExportedFile:
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(MANIFEST, json.dumps(manifest, indent=2))
         zf.writestr(ARTIFACT, artifact)  # already compressed (npz), stored deflated anyway: it is small
+        if preview is not None:
+            zf.writestr(PREVIEW, preview)
     return ExportedFile(f"{_slug(manifest_voice['name'])}.voice.zip", "application/zip", buf.getvalue())
 
 
@@ -117,6 +120,7 @@ class _ParsedFile:
     manifest: dict
     voice: dict
     artifact: VoiceArtifact
+    preview_wav: bytes | None
 
 
 def _read_member(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -158,6 +162,9 @@ def parse_voice_file(data: bytes) -> _ParsedFile:
     with zf:
         raw_manifest = _read_member(zf, MANIFEST)
         artifact_data = _read_member(zf, ARTIFACT)
+        preview = _read_member(zf, PREVIEW) if PREVIEW in zf.namelist() else None
+    if preview is not None and not (preview[:4] == b"RIFF" and preview[8:12] == b"WAVE"):
+        raise _bad(f"its {PREVIEW} is not a WAV file")
     try:
         manifest = json.loads(raw_manifest.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -177,7 +184,7 @@ def parse_voice_file(data: bytes) -> _ParsedFile:
     except Exception:  # noqa: BLE001 (numpy/zip/json raise many kinds on a damaged artifact; all mean the same)
         raise _bad("its artifact cannot be read") from None
     _check_artifact(artifact)
-    return _ParsedFile(manifest, voice, artifact)
+    return _ParsedFile(manifest, voice, artifact, preview)
 
 
 def _check_artifact(artifact: VoiceArtifact) -> None:
@@ -218,7 +225,7 @@ def import_voice(org_id: str, data: bytes, filename: str, *, name: str | None = 
         voice = voices.store_voice(
             session, voice_id=new_uuid(), org_id=org_id, kind=IMPORTED_KIND, name=new_name, description=description,
             language=language, artifact=parsed.artifact, gender=gender, accent=accent, consent=consent,
-            created_by_key_id=api_key_id,
+            created_by_key_id=api_key_id, preview_wav=parsed.preview_wav,
             source_clip={"filename": filename[:500], "sha256": hashlib.sha256(data).hexdigest(), "import": imported},
         )
         session.flush()

@@ -114,15 +114,21 @@ def artifact_bytes(key: str) -> bytes:
                        error_code="voice_artifact_missing") from None
 
 
+def stored_preview(key: str | None) -> bytes | None:
+    """A voice's stored preview WAV (by its preview_key), None when it has none."""
+    try:
+        return get_blob_store().get_bytes(key) if key else None
+    except BlobNotFound:
+        return None
+
+
 def preview_audio(org_id: str, voice_id: str) -> bytes:
     """The WAV sample a fine-tune stored for one of its voices (stock and cloned voices have none)."""
     with session_scope() as session:
         key = find_visible(session, org_id, voice_id).preview_key
-    try:
-        if key:
-            return get_blob_store().get_bytes(key)
-    except BlobNotFound:
-        pass
+    preview = stored_preview(key)
+    if preview is not None:
+        return preview
     raise NotFound(f"Voice {voice_id} has no stored preview; synthesize one with POST /tts/bytes.",
                    error_code="preview_not_found")
 
