@@ -45,11 +45,9 @@ def test_export_import_localize(cli: Cli, live_server, stock_id: str) -> None:  
     assert (fr["language"], fr["accent"], fr["name"]) == ("fr", "parisian", "Brought along (fr)")
 
     assert_one_error_line(other.run("voices", "localize", new_id, "--language", "ja"), "ja")
-    assert_one_error_line(other.run("voices", "localize", new_id), "--language")
     (cli.cwd / "junk.zip").write_bytes(b"not a voice")
     assert_one_error_line(other.run("voices", "import", "junk.zip"), "not a voicesmith voice file")
     assert_one_error_line(cli.run("voices", "export", stock_id, "--format", "mp3"), "--format")
-    assert_one_error_line(cli.run("voices", "export", "00000000-0000-4000-8000-000000000000"), "404")
 
 
 def test_dicts_crud(cli: Cli) -> None:  # noqa: F811
@@ -73,7 +71,6 @@ def test_dicts_crud(cli: Cli) -> None:  # noqa: F811
     assert shown.returncode == 0 and "Siobhan" in shown.stdout and "shivawn" in shown.stdout
 
     assert_one_error_line(cli.run("dicts", "update", d["id"]), "nothing to change")
-    assert_one_error_line(cli.run("dicts", "create", "bad", "--item", "no-equals-sign"), "text=alias")
     assert_one_error_line(cli.run("dicts", "create", "bad", "--item", "word=<<>>"), "items[0]")
     assert cli.run("dicts", "delete", d["id"]).returncode == 0
     assert_one_error_line(cli.run("dicts", "show", d["id"]), "404")

@@ -19,8 +19,8 @@ FORMAT_VERSION = 2
 STYLE_ROWS = 510
 STYLE_DIM = 256
 # Kokoro splits each style row: the first half conditions the decoder (timbre, acoustics), the second the prosody
-# predictor (durations, F0, energy). Checked here: a voice with one pack's first half and another's second speaks
-# with the second pack's durations, sample for sample, and the speaker encoder hears the first pack.
+# predictor (durations, F0, energy). Checked here: a voice with one pack's first half and another's second says a
+# sentence in exactly as many samples as the second pack does, and the speaker encoder hears the first pack.
 TIMBRE = slice(0, 128)
 PROSODY = slice(128, 256)
 
