@@ -1,5 +1,5 @@
 """The `voicesmith` command: the server's own commands (serve, worker, migrate, keys, credits) beside the
-client's (clone, status, say, voices, datasets, fine-tunes: voicesmith/client/cli.py).
+client's (clone, status, say, voices, datasets, fine-tunes, dicts: voicesmith/client/cli.py).
 
 Server commands import the server when they run, so the client commands start without loading it, and
 work with the client alone installed (`pip install voicesmith`; the server is `voicesmith[server]`).

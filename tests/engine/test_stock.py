@@ -2,7 +2,7 @@ import uuid
 
 import numpy as np
 
-from voicesmith.engine.stock import STOCK_NAMESPACE, stock_voice, stock_voices
+from voicesmith.engine.stock import STOCK_NAMESPACE, prosody_donor, stock_voice, stock_voices
 from voicesmith.engine.voice import VoiceArtifact
 
 
@@ -32,3 +32,25 @@ def test_stock_artifacts_are_the_shipped_packs_and_round_trip():
         again = VoiceArtifact.from_bytes(v.artifact.to_bytes())
         assert np.array_equal(again.style, v.artifact.style)
         assert again.meta["pack"] == v.key
+
+
+def test_prosody_donor_is_the_nearest_stock_voice_of_the_language_and_gender():
+    by_key = {v.key: v for v in stock_voices()}
+    # Each stock voice is nearest to itself; a gender narrows the choice; a language without stock voices has none.
+    for v in stock_voices():
+        assert prosody_donor(v.artifact, "en").key == v.key
+    assert prosody_donor(by_key["jf_alpha"].artifact, "en", "masculine").key == "jm_kumo"
+    assert prosody_donor(by_key["jm_kumo"].artifact, "en", "feminine").gender == "feminine"
+    assert prosody_donor(by_key["jf_alpha"].artifact, "fr") is None
+
+
+def test_with_prosody_of_swaps_the_second_half_only():
+    a, b = stock_voices()[0].artifact, stock_voices()[4].artifact
+    timbre = np.array([[300.0, 3000.0], [2.0, -1.0]], dtype=np.float32)
+    source = VoiceArtifact(style=a.style, pitch_scale=1.2, speed=0.9, timbre=timbre)
+    mixed = source.with_prosody_of(b, {"note": "x"})
+    assert np.array_equal(mixed.style[:, :128], a.style[:, :128])
+    assert np.array_equal(mixed.style[:, 128:], b.style[:, 128:])
+    assert (mixed.pitch_scale, mixed.speed, mixed.meta) == (1.2, b.speed, {"note": "x"})
+    assert np.array_equal(mixed.timbre, timbre)
+    assert source.kokoro_pack().shape == (510, 1, 256)

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from voicesmith.api.errors import RequestContextMiddleware, install_error_handlers
-from voicesmith.api.routes import (api_keys, auth_tokens, datasets, docs, fine_tunes, openai, pronunciation_dicts,
-                                   status, studio, tts, usage, voices)
+from voicesmith.api.routes import (accents, api_keys, auth_tokens, datasets, docs, fine_tunes, openai,
+                                   pronunciation_dicts, status, studio, tts, usage, voices)
 from voicesmith.service.voices import seed_stock_voices
 from voicesmith.store.blobs import get_blob_store
 from voicesmith.store.db import migrate
@@ -56,8 +56,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     # openai: /v1/audio/speech and /v1/models (OpenAI-compatible); studio: the web studio's static files at /studio/.
-    for module in (status, auth_tokens, datasets, fine_tunes, voices, usage, api_keys, pronunciation_dicts, tts, openai,
-                   studio, docs):
+    for module in (status, auth_tokens, datasets, fine_tunes, voices, accents, usage, api_keys, pronunciation_dicts, tts,
+                   openai, studio, docs):
         app.include_router(module.router)
     return app
 

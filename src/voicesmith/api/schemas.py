@@ -67,12 +67,14 @@ class AccessTokenCreate(_Body):
 
 class VoiceLocalize(_Body):
     voice_id: str
-    name: str
-    description: Optional[str] = None
+    name: str = Field(..., max_length=500)
+    description: Optional[str] = Field(None, max_length=10_000)
     language: Optional[str] = None
     original_speaker_gender: Optional[str] = None
     dialect: Optional[str] = None
+    # 2026-08-14: required there (a catalog id from GET /accents); earlier versions name the language instead.
     accent: Optional[str] = None
+    tagline: Optional[str] = Field(None, max_length=32)
 
 
 # Responses ------------------------------------------------------------------------------------

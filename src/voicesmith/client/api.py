@@ -250,6 +250,54 @@ class VoicesmithClient:
         """A new statement to read before an instant clone ({id, statement, code, expires_at}); one per organisation."""
         return self._json("POST", "/voices/consent-challenge", json={"name": speaker_name} if speaker_name else {})
 
+    def export_voice(self, voice_id: str, out: Path, file_format: str = "voicesmith") -> int:
+        """GET /voices/{id}/export into `out` (written whole or not at all): a voicesmith voice file, or with
+        file_format="kokoro" a Kokoro .npy voice pack. Returns the bytes written."""
+        data = self._request("GET", f"/voices/{voice_id}/export", params={"format": file_format}).content
+        tmp = out.with_name(out.name + ".part")
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return len(data)
+
+    def import_voice(self, path: Path, *, name: str | None = None) -> dict[str, Any]:
+        """POST /voices/import: a voice file exported by a voicesmith becomes a voice of yours; returns its metadata."""
+        with path.open("rb") as fp:
+            return self._json("POST", "/voices/import", files={"file": (path.name, fp, "application/zip")},
+                              data={"name": name} if name else {})
+
+    def localize_voice(self, voice_id: str, *, name: str, language: str | None = None, accent: str | None = None,
+                       description: str | None = None) -> dict[str, Any]:
+        """POST /voices/localize: a new voice with this one's timbre speaking another language or accent."""
+        body = {"voice_id": voice_id, "name": name, "language": language, "accent": accent,
+                "description": description}
+        return self._json("POST", "/voices/localize", json={k: v for k, v in body.items() if v is not None})
+
+    def list_accents(self) -> list[dict[str, Any]]:
+        return self._json("GET", "/accents")["accents"]
+
+    # -- pronunciation dictionaries ---------------------------------------------------------
+
+    def list_dicts(self) -> list[dict[str, Any]]:
+        return list(self._paginate("/pronunciation-dicts"))
+
+    def create_dict(self, name: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._json("POST", "/pronunciation-dicts", json={"name": name, "items": items})
+
+    def get_dict(self, dict_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/pronunciation-dicts/{dict_id}")
+
+    def update_dict(self, dict_id: str, *, name: str | None = None,
+                    items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """PATCH: `items` replaces the whole list; what is None is left as it is."""
+        body = {k: v for k, v in {"name": name, "items": items}.items() if v is not None}
+        return self._json("PATCH", f"/pronunciation-dicts/{dict_id}", json=body)
+
+    def delete_dict(self, dict_id: str) -> None:
+        self._request("DELETE", f"/pronunciation-dicts/{dict_id}")
+
     # -- text to speech ---------------------------------------------------------------------
 
     def tts_to_file(

@@ -1,5 +1,5 @@
 """The client half of the `voicesmith` command: the user workflow (clone, status, say) and
-voices/datasets/fine-tunes for the rest of the API, all over HTTP.
+voices/datasets/fine-tunes/dicts for the rest of the API, all over HTTP.
 
 It imports no server code, so it works against a remote voicesmith from any machine. The full
 `voicesmith` command (voicesmith/cli.py) adds the server's own commands to these.
@@ -17,6 +17,7 @@ from voicesmith.client import render, speech, workflow
 from voicesmith.client.api import VoicesmithClient
 from voicesmith.client.cli_common import (ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out,
                                           print_consent_statement)
+from voicesmith.client.cli_dicts import dicts_app
 from voicesmith.client.cli_resources import datasets_app, fine_tunes_app, voices_app
 from voicesmith.client.uploads import find_recordings
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(voices_app, name="voices")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(fine_tunes_app, name="fine-tunes")
+app.add_typer(dicts_app, name="dicts")
 
 
 # -- the cloning workflow ---------------------------------------------------------------------

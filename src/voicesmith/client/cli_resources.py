@@ -14,9 +14,12 @@ from voicesmith.client.cli_common import (ApiKeyOption, BaseUrlOption, JsonOptio
 from voicesmith.client.errors import VoicesmithError
 from voicesmith.client.workflow import find_or_create_dataset, upload_folder, wait_for_report
 
-voices_app = typer.Typer(no_args_is_help=True, help="List, inspect, rename, delete and instantly clone voices.")
+voices_app = typer.Typer(no_args_is_help=True, help="List, inspect, rename, delete, instantly clone, export, import "
+                                                     "and localize voices.")
 datasets_app = typer.Typer(no_args_is_help=True, help="Datasets of recordings and their quality reports.")
 fine_tunes_app = typer.Typer(no_args_is_help=True, help="Fine-tunes (pro voice clones) and their reports.")
+
+EXPORT_FORMATS = {"voicesmith": ".voice.zip", "kokoro": ".npy"}
 
 
 # -- voices ---------------------------------------------------------------------------------
@@ -51,6 +54,64 @@ def voices_show(voice_id: str, as_json: JsonOption = False, base_url: BaseUrlOpt
         print_json(voice.raw)
     else:
         out.print(render.voice_details(voice))
+
+
+@voices_app.command("export")
+@handle_errors
+def voices_export(
+    voice_id: str,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write \\[default: "
+                                                   "<voice id>.voice.zip, or .npy with --format kokoro].")] = None,
+    file_format: Annotated[str, typer.Option("--format", help="voicesmith (the whole voice, for `voices import`) or "
+                                             "kokoro (the style as a Kokoro .npy voice pack).")] = "voicesmith",
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Download a voice as a file: take it to another voicesmith, or to kokoro-onnx."""
+    if file_format not in EXPORT_FORMATS:
+        raise fail(f"--format must be one of {', '.join(EXPORT_FORMATS)} (got {file_format!r})", code=2)
+    path = output or Path(f"{voice_id}{EXPORT_FORMATS[file_format]}")
+    with connect(base_url, api_key) as client:
+        written = client.export_voice(voice_id, path, file_format)
+    out.print(f"wrote {path} ({render.size(written)})", markup=False, highlight=False)
+
+
+@voices_app.command("import")
+@handle_errors
+def voices_import(
+    file: Annotated[Path, typer.Argument(help="A voice file written by `voices export`.", exists=True, dir_okay=False)],
+    name: Annotated[Optional[str], typer.Option(help="Name of the new voice \\[default: the exported name].")] = None,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Load an exported voice file as a new voice of yours."""
+    with connect(base_url, api_key) as client:
+        meta = client.import_voice(file, name=name)
+    out.print(f"imported voice [bold]{meta['id']}[/] ({escape(meta.get('name', ''))}, consent "
+              f"{escape(str(meta.get('consent')))})", highlight=False)
+
+
+@voices_app.command("localize")
+@handle_errors
+def voices_localize(
+    voice_id: str,
+    language: Annotated[Optional[str], typer.Option(help="Target language (es, fr, it, pt, hi, en).")] = None,
+    accent: Annotated[Optional[str], typer.Option(help="Target accent id (see GET /accents), instead of "
+                                                  "--language.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the new voice \\[default: '<name> (<language>)'].")] = None,
+    description: Annotated[Optional[str], typer.Option(help="Description of the new voice.")] = None,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """A new voice with this voice's timbre speaking another language."""
+    if not (language or accent):
+        raise fail("pass --language (or --accent)", code=2)
+    with connect(base_url, api_key) as client:
+        new_name = name or f"{client.get_voice(voice_id).name} ({accent or language})"
+        meta = client.localize_voice(voice_id, name=new_name, language=language, accent=accent,
+                                     description=description)
+    out.print(f"created voice [bold]{meta['id']}[/] ({escape(meta.get('name', new_name))}, "
+              f"{escape(str(meta.get('language')))})", highlight=False)
 
 
 @voices_app.command("rename")

@@ -91,6 +91,20 @@ def fine_tune_details(ft: FineTune) -> Table:
     return table
 
 
+def dicts_table(dicts: list[dict[str, Any]]) -> Table:
+    table = _table("Pronunciation dictionaries", [d["id"] for d in dicts], "id", "name", "items", "created")
+    for d in dicts:
+        _add_row(table, d["id"], d.get("name") or "", str(len(d.get("items") or [])), when(d.get("created_at")))
+    return table
+
+
+def dict_items_table(d: dict[str, Any]) -> Table:
+    table = Table("text", "alias", "case sensitive", title=f"{d.get('name') or ''} ({d['id']})")
+    for item in d.get("items") or []:
+        _add_row(table, item["text"], item["alias"], "yes" if item.get("case_sensitive") else "")
+    return table
+
+
 def voices_table(
     voices: list[Voice], figures: dict[str, dict[str, str]] | None = None, title: str = "Voices", descriptions: bool = True
 ) -> Table:

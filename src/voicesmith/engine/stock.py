@@ -15,8 +15,10 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from voicesmith.engine.kokoro import weights
-from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.engine.voice import TIMBRE, VoiceArtifact
 
 STOCK_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://voicesmith.dev/stock-voices")
 
@@ -76,3 +78,22 @@ def stock_voices() -> list[StockVoice]:
 def stock_voice(voice_id: str) -> StockVoice | None:
     """The stock voice with this id, or None."""
     return next((v for v in stock_voices() if v.voice_id == voice_id), None)
+
+
+def prosody_donor(voice: VoiceArtifact, language: str, gender: str | None = None) -> StockVoice | None:
+    """The stock voice listed under `language` whose timbre half is nearest `voice`'s (cosine of the mean rows),
+    among those of `gender` when it has any; None when no stock voice is listed under that language. A localized
+    voice speaks with this voice's prosody half: the nearest timbre keeps the F0 and energy it predicts in a range
+    that suits the voice being localized."""
+    candidates = [v for v in stock_voices() if v.language == language]
+    same_gender = [v for v in candidates if v.gender == gender]
+    candidates = same_gender or candidates
+    if not candidates:
+        return None
+    mine = voice.style[:, TIMBRE].mean(axis=0)
+
+    def closeness(v: StockVoice) -> float:
+        theirs = v.artifact.style[:, TIMBRE].mean(axis=0)
+        return float(mine @ theirs / max(float(np.linalg.norm(mine) * np.linalg.norm(theirs)), 1e-12))
+
+    return max(candidates, key=closeness)

@@ -8,7 +8,7 @@ the region real voices occupy: an unbounded offset (norm 7.3 in raw units, measu
 was set up) made the voice unintelligible while a bounded one kept WER unchanged.
 
 Dimensions 0..127 condition the decoder (timbre), 128..255 the prosody predictor (durations, F0,
-energy).
+energy): engine.voice.TIMBRE and PROSODY.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ import numpy as np
 
 from voicesmith.engine.kokoro import weights
 from voicesmith.engine.voice import STYLE_DIM, VoiceArtifact
-
-TIMBRE = slice(0, 128)
-PROSODY = slice(128, 256)
 DEFAULT_BOUND = 4.0
 
 

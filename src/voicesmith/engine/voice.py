@@ -18,6 +18,11 @@ import numpy as np
 FORMAT_VERSION = 2
 STYLE_ROWS = 510
 STYLE_DIM = 256
+# Kokoro splits each style row: the first half conditions the decoder (timbre, acoustics), the second the prosody
+# predictor (durations, F0, energy). Checked here: a voice with one pack's first half and another's second says a
+# sentence in exactly as many samples as the second pack does, and the speaker encoder hears the first pack.
+TIMBRE = slice(0, 128)
+PROSODY = slice(128, 256)
 
 
 @dataclass
@@ -58,6 +63,19 @@ class VoiceArtifact:
         """The (1, 256) style row for a text of n_phonemes phonemes."""
         row = min(max(n_phonemes - 1, 0), STYLE_ROWS - 1)
         return self.style[row : row + 1]
+
+    def with_prosody_of(self, donor: "VoiceArtifact", meta: dict) -> "VoiceArtifact":
+        """This voice's timbre (first style half, pitch scale, filter) with `donor`'s prosody (second half, speed)."""
+        style = self.style.copy()
+        style[:, PROSODY] = donor.style[:, PROSODY]
+        timbre = None if self.timbre is None else self.timbre.copy()
+        return VoiceArtifact(style=style, pitch_scale=self.pitch_scale, speed=donor.speed,
+                             engine_model=self.engine_model, meta=meta, timbre=timbre)
+
+    def kokoro_pack(self) -> np.ndarray:
+        """The style as a Kokoro voice pack, (STYLE_ROWS, 1, STYLE_DIM) float32, the shape kokoro-onnx loads.
+        Only the style travels: the pitch scale, speed and timbre filter are voicesmith's own."""
+        return self.style.reshape(STYLE_ROWS, 1, STYLE_DIM).copy()
 
     def to_bytes(self) -> bytes:
         header = {

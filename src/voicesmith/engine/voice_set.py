@@ -42,7 +42,7 @@ from voicesmith.engine.adapt import (
 )
 from voicesmith.engine.rendering import Renderer
 from voicesmith.engine.style_space import StyleSpace
-from voicesmith.engine.voice import VoiceArtifact
+from voicesmith.engine.voice import PROSODY, VoiceArtifact
 from voicesmith.engine.timbre import TimbreFilter
 from voicesmith.engine.voice_profile import SpeakerProfile, comparison_rate, ltas_total, to_band
 
@@ -275,7 +275,7 @@ def variant_task(
         target=target,
         sentences=sentences,
         start=Candidate(match.candidate.z, float(np.clip(pitch, *PITCH_LIMITS)), float(np.clip(speed, *SPEED_LIMITS))),
-        free_dims=np.arange(style_space.PROSODY.start, style_space.PROSODY.stop),
+        free_dims=np.arange(PROSODY.start, PROSODY.stop),
         budget=budget,
         weights=weights,
         seed=seed,

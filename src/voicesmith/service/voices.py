@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from voicesmith.engine import stock
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.service.errors import Forbidden, InvalidRequest, NotAvailable, NotFound
+from voicesmith.service.errors import Forbidden, InvalidRequest, NotFound
 from voicesmith.service.ids import is_uuid
 from voicesmith.service.languages import default_country, parse_language_filter
 from voicesmith.service.pagination import Page, PageRequest, paginate
@@ -42,7 +42,7 @@ def _visible(org_id: str):  # noqa: ANN202 (SQL expression)
     return or_(Voice.org_id == org_id, and_(Voice.org_id.is_(None), Voice.is_public.is_(True)))
 
 
-def _find_visible(session: Session, org_id: str, voice_id: str) -> Voice:
+def find_visible(session: Session, org_id: str, voice_id: str) -> Voice:
     voice = None
     if is_uuid(voice_id):
         voice = session.scalar(select(Voice).where(Voice.id == voice_id, _visible(org_id)))
@@ -52,7 +52,7 @@ def _find_visible(session: Session, org_id: str, voice_id: str) -> Voice:
 
 
 def _find_owned(session: Session, org_id: str, voice_id: str) -> Voice:
-    voice = _find_visible(session, org_id, voice_id)
+    voice = find_visible(session, org_id, voice_id)
     if voice.org_id != org_id:
         raise Forbidden(f"Voice {voice_id} is a stock voice; it cannot be changed or deleted.",
                         error_code="voice_read_only")
@@ -102,18 +102,33 @@ def list_all(org_id: str, f: VoiceFilter = VoiceFilter()) -> list[Voice]:
 
 def get(org_id: str, voice_id: str) -> Voice:
     with session_scope() as session:
-        return _find_visible(session, org_id, voice_id)
+        return find_visible(session, org_id, voice_id)
+
+
+def artifact_bytes(key: str) -> bytes:
+    """A voice artifact's stored bytes (as written by store_voice)."""
+    try:
+        return get_blob_store().get_bytes(key)
+    except BlobNotFound:
+        raise NotFound(f"The voice's data ({key}) is missing from the blob store.",
+                       error_code="voice_artifact_missing") from None
+
+
+def stored_preview(key: str | None) -> bytes | None:
+    """A voice's stored preview WAV (by its preview_key), None when it has none."""
+    try:
+        return get_blob_store().get_bytes(key) if key else None
+    except BlobNotFound:
+        return None
 
 
 def preview_audio(org_id: str, voice_id: str) -> bytes:
     """The WAV sample a fine-tune stored for one of its voices (stock and cloned voices have none)."""
     with session_scope() as session:
-        key = _find_visible(session, org_id, voice_id).preview_key
-    try:
-        if key:
-            return get_blob_store().get_bytes(key)
-    except BlobNotFound:
-        pass
+        key = find_visible(session, org_id, voice_id).preview_key
+    preview = stored_preview(key)
+    if preview is not None:
+        return preview
     raise NotFound(f"Voice {voice_id} has no stored preview; synthesize one with POST /tts/bytes.",
                    error_code="preview_not_found")
 
@@ -209,7 +224,7 @@ class ResolvedVoice:
 def resolve(org_id: str, voice_id: str) -> ResolvedVoice:
     """A voice the organisation may speak with, and its (cached) artifact; NotFound otherwise."""
     with session_scope() as session:
-        v = _find_visible(session, org_id, voice_id)
+        v = find_visible(session, org_id, voice_id)
         row = (v.id, v.kind, v.name, v.language, v.engine_model, v.org_id, v.artifact_key)
     return ResolvedVoice(*row[:6], artifact=_artifact_cache.get(row[6]))
 
@@ -302,12 +317,3 @@ def _write_stock_voices(voices: list) -> None:
             row.name, row.description, row.language = sv.name, sv.description, sv.language
             row.gender = normalise_gender(sv.gender)
             row.engine_model = sv.artifact.engine_model
-
-
-# Creating voices from audio -------------------------------------------------------------------
-
-def localize_voice(org_id: str, voice_id: str, language: str | None) -> Voice:
-    """A copy of a voice speaking another language or accent (POST /voices/localize)."""
-    get(org_id, voice_id)
-    raise NotAvailable("Voice localization is not available on this server: voicesmith has no model that "
-                       "changes a voice's language or accent.")

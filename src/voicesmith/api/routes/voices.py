@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from fastapi import Depends, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
@@ -14,8 +14,9 @@ from voicesmith.api.routing import SlashRouter
 from voicesmith.api.schemas import (ConsentChallengeCreate, VoiceLocalize, VoiceUpdate, consent_challenge_json,
                                     voice_json, voice_metadata_json)
 from voicesmith.api.versions import V2024_11_13, ApiVersion, api_version
-from voicesmith.service import cloning, consent, voices
+from voicesmith.service import cloning, consent, localization, voice_files, voices
 from voicesmith.service.cloning import CloneRequest
+from voicesmith.service.localization import LocalizeRequest
 from voicesmith.service.voices import VoiceFilter
 
 router = SlashRouter(prefix="/voices", tags=["voices"], dependencies=[Depends(api_version)])
@@ -93,11 +94,26 @@ def create_clone_consent_challenge(body: Optional[ConsentChallengeCreate] = None
     return consent_challenge_json(challenge)
 
 
+@router.post("/import", summary="Import a voice file exported by GET /voices/{id}/export (voicesmith; multipart)")
+async def import_voice(
+    file: UploadFile = File(..., description="A voicesmith voice file (.voice.zip)."),
+    name: Optional[str] = Form(None, max_length=500, description="A new name (default: the exported voice's)."),
+    principal: Principal = Depends(api_key_principal), version: ApiVersion = Depends(api_version),
+) -> dict:
+    data = await file.read(voice_files.MAX_FILE_BYTES + 1)
+    voice = await run_in_threadpool(voice_files.import_voice, principal.org_id, data, file.filename or "voice",
+                                    name=name, api_key_id=principal.api_key_id)
+    return voice_metadata_json(voice, version)
+
+
 @router.post("/localize", summary="Localize a voice into another language or accent")
 def localize_voice(body: VoiceLocalize, principal: Principal = Depends(api_key_principal),
                    version: ApiVersion = Depends(api_version)) -> dict:
-    voice = voices.localize_voice(principal.org_id, body.voice_id, body.language)
-    return voice_metadata_json(voice, version)
+    request = LocalizeRequest(voice_id=body.voice_id, name=body.name, description=body.description,
+                              language=body.language, accent=body.accent, dialect=body.dialect,
+                              original_speaker_gender=body.original_speaker_gender, tagline=body.tagline,
+                              api_key_id=principal.api_key_id)
+    return voice_metadata_json(localization.localize_voice(principal.org_id, request), version)
 
 
 def _embedding_sunset() -> None:
@@ -129,6 +145,17 @@ def get_voice(voice_id: str, principal: Principal = Depends(api_key_principal),
 def voice_preview(voice_id: str, principal: Principal = Depends(api_key_principal)) -> Response:
     return Response(voices.preview_audio(principal.org_id, voice_id), media_type="audio/wav",
                     headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{voice_id}/export", response_class=Response,
+            responses={200: {"content": {"application/zip": {}, "application/octet-stream": {}}}},
+            summary="Download the voice as a portable file (voicesmith; format=kokoro: a Kokoro .npy voice pack)")
+def export_voice(voice_id: str, file_format: Literal["voicesmith", "kokoro"] = Query("voicesmith", alias="format"),
+                 principal: Principal = Depends(api_key_principal)) -> Response:
+    export = voice_files.export_kokoro if file_format == "kokoro" else voice_files.export_voice
+    exported = export(principal.org_id, voice_id)
+    return Response(exported.data, media_type=exported.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'})
 
 
 @router.patch("/{voice_id}", summary="Update a voice")
