@@ -78,11 +78,13 @@ def test_export_import_round_trip_speaks_identically(api, source_voice):
     assert imported.status_code == 200, imported.text
     new = imported.json()
     assert new["id"] != source_voice and new["name"] == "Ex Voice: 1/2" and new["language"] == "fr"
-    assert new["consent"] == "verified"  # as the file says; marked as imported, with where it came from
+    # The file's "verified" is another server's word: unverified here, the claim kept with where it came from.
+    assert new["consent"] == "unverified"
     got = api.client.get(f"/voices/{new['id']}", headers=api.h("importer")).json()
     assert (got["kind"], got["is_owner"], got["gender"], got["accent"]) == ("imported", True, "feminine", "parisian")
     origin = got["provenance"]["clip"]["import"]
     assert origin["voice_id"] == source_voice and origin["provenance"]["clip"]["filename"] == "a.wav"
+    assert origin["consent"] == "verified"
     assert got["provenance"]["clip"]["sha256"] == hashlib.sha256(r.content).hexdigest()
 
     preview = api.client.get(f"/voices/{new['id']}/preview", headers=api.h("importer"))
@@ -120,7 +122,21 @@ def test_stock_voices_export_too(api):
     vid = next(v["id"] for v in stock if v["kind"] == "stock")
     r = _export(api, vid, org="importer")
     assert r.status_code == 200
-    assert _import(api, r.content).json()["consent"] == "stock"
+    imported = _import(api, r.content).json()
+    assert imported["consent"] == "unverified" and imported["provenance"]["clip"]["import"]["consent"] == "stock"
+
+
+def test_imports_are_refused_when_the_server_requires_consent(api):
+    from tests.consent_support import consent_policy
+
+    stock = api.client.get("/voices", params={"limit": 100}, headers=api.h("importer")).json()["data"]
+    r = _export(api, next(v["id"] for v in stock if v["kind"] == "stock"), org="importer")
+    before = api.client.get("/voices", params={"limit": 100}, headers=api.h("importer")).json()["data"]
+    with consent_policy("require"):
+        refused = _import(api, r.content)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "consent_required", refused.text
+    assert "not signed" in refused.json()["message"]
+    assert api.client.get("/voices", params={"limit": 100}, headers=api.h("importer")).json()["data"] == before
 
 
 def _voice_file(manifest_changes: dict | None = None, artifact: bytes | None = None, voice_changes: dict | None = None,

@@ -7,9 +7,9 @@ A voice file is a ZIP archive with two members (and a third, `preview.wav`, when
 - `artifact.npz`: the engine's voice artifact (engine.voice.VoiceArtifact: style, pitch scale, speed, timbre
   filter, meta), byte for byte what this server speaks with, so the imported voice speaks identically.
 
-The file is not signed: its consent (verified | unverified | stock) is what the exporting server recorded, and
-the imported voice keeps it, marked kind `imported` with the file's provenance under provenance.clip.import, so
-nobody mistakes it for a voice whose consent this server checked itself.
+The file is not signed: its consent (verified | unverified | stock) is only what the exporting server recorded.
+The imported voice (kind `imported`) is `unverified` here, with the file's claim and provenance under
+provenance.clip.import; under VOICESMITH_CONSENT=require imports are refused (403 consent_required).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from sqlalchemy import select
 
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.service import voices
+from voicesmith.service.consent import ConsentRequired
+from voicesmith.service.consent import policy as consent_policy
 from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.ids import new_uuid
 from voicesmith.service.languages import validate_language
@@ -221,10 +223,16 @@ def import_voice(org_id: str, data: bytes, filename: str, *, name: str | None = 
     imported = {"voice_id": v.get("id"), "kind": v.get("kind"), "consent": consent,
                 "exported_at": parsed.manifest.get("exported_at"), "provenance": provenance,
                 "fine_tune_report": report if isinstance(report, dict) else None}
+    if consent_policy() == "require":
+        raise ConsentRequired("This server requires consent it has checked itself, and a voice file's consent is "
+                              "only what another server recorded (the file is not signed): clone or fine-tune the "
+                              "voice here, with the speaker's spoken consent (docs/consent.md).")
     with session_scope() as session:
+        # The file's consent is a claim this server cannot check: the voice is unverified here, the claim kept
+        # under provenance.clip.import.consent.
         voice = voices.store_voice(
             session, voice_id=new_uuid(), org_id=org_id, kind=IMPORTED_KIND, name=new_name, description=description,
-            language=language, artifact=parsed.artifact, gender=gender, accent=accent, consent=consent,
+            language=language, artifact=parsed.artifact, gender=gender, accent=accent, consent="unverified",
             created_by_key_id=api_key_id, preview_wav=parsed.preview_wav,
             source_clip={"filename": filename[:500], "sha256": hashlib.sha256(data).hexdigest(), "import": imported},
         )
