@@ -2,60 +2,23 @@
 through the browser's MediaRecorder, or chosen as a file, the server's check, and the verdict the page shows
 against what the API stored.
 
-Chromium's fake microphone plays a real recording of allison_en in a loop. The server runs in this process
-(uvicorn in a thread) so that the challenge's code words can be made the ones that recording says: the
-"reading substitute" of tests/consent_support.py. Whisper and the speaker encoder run for real on what the
-browser recorded (Opus in WebM).
+The microphone plays allison_en's consent clip (conftest `mic_page`), and the server runs in this process so
+that the challenge's code words can be made the ones that recording says: the "reading substitute" of
+tests/consent_support.py. Whisper and the speaker encoder run for real on what the browser recorded (Opus in WebM).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
-import soxr
 from selenium.webdriver.support.select import Select
-from tests.consent_support import (ALLISON_CONSENT, LIBRIVOX_CONSENT, ConsentServer, consent_server, reading,
-                                   training_files)
-from tests.web.browser_support import click, connect, goto, q, wait_for
-from tests.web.conftest import chromium
+from tests.consent_support import ALLISON_CONSENT, LIBRIVOX_CONSENT, ConsentServer, reading, training_files
+from tests.web.browser_support import click, goto, q, wait_for
+from tests.web.conftest import MIC_PAUSE_S
 
 pytestmark = pytest.mark.timeout(300)
-
-MIC_RATE = 48000
-PAUSE_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, data_dir_switch) -> Iterator[ConsentServer]:
-    with consent_server(data_dir_switch, tmp_path_factory.mktemp("consent-studio"), "consent-studio") as running:
-        yield running
-
-
-def microphone_file(clip: Path, out: Path) -> Path:
-    """The clip at 48 kHz with a pause after it: what Chromium's fake microphone plays, in a loop."""
-    audio, rate = sf.read(clip, dtype="float32")
-    audio = soxr.resample(audio, rate, MIC_RATE)
-    sf.write(out, np.concatenate([audio, np.zeros(int(PAUSE_S * MIC_RATE), np.float32)]), MIC_RATE, subtype="PCM_16")
-    return out
-
-
-@pytest.fixture(scope="module")
-def page(server, speech_data, tmp_path_factory):
-    """The studio, connected, with a microphone that reads allison_en's consent clip."""
-    folder = tmp_path_factory.mktemp("fake-mic")
-    mic = microphone_file(reading(speech_data, ALLISON_CONSENT).path, folder / "mic.wav")
-    flags = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-             f"--use-file-for-fake-audio-capture={mic}")
-    with chromium(folder / "profile", flags) as driver:
-        driver.get(server.base_url + "/studio/")
-        connect(driver, server.key)
-        wait_for(lambda: q(driver, "#conn-status").get_attribute("data-state") == "ok", 30, "the studio to connect")
-        yield driver
 
 
 def open_dataset(driver, ds: str) -> None:
@@ -97,59 +60,59 @@ def send_and_read_verdict(driver, server: ConsentServer, ds: str) -> tuple[objec
     return verdict, attempt
 
 
-def test_a_reading_recorded_in_the_browser_verifies_the_dataset(page, server, speech_data):
+def test_a_reading_recorded_in_the_browser_verifies_the_dataset(mic_page, mic_server, speech_data):
     clip = reading(speech_data, ALLISON_CONSENT)
-    server.next_codes_from(clip)
-    ds = server.dataset("allison", training_files(speech_data))
-    open_dataset(page, ds)
-    state = server.consent(ds)
-    assert q(page, "#consent-status").text == state["consent"] == "unverified"
-    assert "records whether the speaker consented" in q(page, "#consent-policy").text  # the default policy
-    challenge = ask_for_statement(page, server, ds, "Allison")
+    mic_server.next_codes_from(clip)
+    ds = mic_server.dataset("allison", training_files(speech_data))
+    open_dataset(mic_page, ds)
+    state = mic_server.consent(ds)
+    assert q(mic_page, "#consent-status").text == state["consent"] == "unverified"
+    assert "records whether the speaker consented" in q(mic_page, "#consent-policy").text  # the default policy
+    challenge = ask_for_statement(mic_page, mic_server, ds, "Allison")
     assert "invalid personal identification" in challenge["statement"]
 
     # Two passes of the looping microphone, so the whole sentence is in the take wherever the loop started.
-    loop_s = sf.info(clip.path).duration + PAUSE_S
-    click(page, q(page, "#consent-record"))
-    wait_for(lambda: q(page, "#consent-stop").is_displayed(), 15, "recording to start")
+    loop_s = sf.info(clip.path).duration + MIC_PAUSE_S
+    click(mic_page, q(mic_page, "#consent-record"))
+    wait_for(lambda: q(mic_page, "#consent-stop").is_displayed(), 15, "recording to start")
     started = time.monotonic()
     wait_for(lambda: time.monotonic() - started > 2 * loop_s + 0.5, 3 * loop_s + 5, "two passes of the reading")
-    assert "s of 30 s" in q(page, "#consent-clock").text
-    click(page, q(page, "#consent-stop"))
-    wait_for(lambda: q(page, "#consent-take").is_displayed(), 15, "the take to be ready")
-    assert q(page, "#consent-take").get_attribute("data-filename") == "consent-reading.webm"
-    # The page's player can play the take (a MediaRecorder WebM states no duration, so none is checked).
-    wait_for(lambda: page.execute_script(
+    assert "s of 30 s" in q(mic_page, "#consent-clock").text
+    click(mic_page, q(mic_page, "#consent-stop"))
+    wait_for(lambda: q(mic_page, "#consent-take").is_displayed(), 15, "the take to be ready")
+    assert q(mic_page, "#consent-take").get_attribute("data-filename") == "consent-reading.webm"
+    # The mic_page's player can play the take (a MediaRecorder WebM states no duration, so none is checked).
+    wait_for(lambda: mic_page.execute_script(
         "const a = document.getElementById('consent-audio'); return a.readyState >= 1 && !a.error"), 15,
         "the take to load in the player")
 
-    verdict, attempt = send_and_read_verdict(page, server, ds)
+    verdict, attempt = send_and_read_verdict(mic_page, mic_server, ds)
     assert attempt["filename"] == "consent-reading.webm" and attempt["seconds"] > 2 * loop_s - 1
     assert attempt["verified"], attempt
     assert verdict.text == "Consent verified"
-    wait_for(lambda: q(page, "#consent-status").text == "verified", 15, "the verified badge")
-    assert server.consent(ds)["consent"] == "verified"
-    assert not q(page, "#consent-form").is_displayed()  # nothing more to ask for
+    wait_for(lambda: q(mic_page, "#consent-status").text == "verified", 15, "the verified badge")
+    assert mic_server.consent(ds)["consent"] == "verified"
+    assert not q(mic_page, "#consent-form").is_displayed()  # nothing more to ask for
 
 
-def test_a_chosen_file_of_another_voice_is_refused_on_the_voice(page, server, speech_data):
+def test_a_chosen_file_of_another_voice_is_refused_on_the_voice(mic_page, mic_server, speech_data):
     # His words match the code, so only the speaker check can refuse him.
     other = reading(speech_data, LIBRIVOX_CONSENT)
-    server.next_codes_from(other)
-    ds = server.dataset("allison again", training_files(speech_data))
-    open_dataset(page, ds)
-    ask_for_statement(page, server, ds, "Allison")
-    q(page, "#consent-file").send_keys(str(other.path))
-    wait_for(lambda: q(page, "#consent-take").is_displayed(), 15, "the chosen file as the take")
-    assert q(page, "#consent-take").get_attribute("data-filename") == other.path.name
+    mic_server.next_codes_from(other)
+    ds = mic_server.dataset("allison again", training_files(speech_data))
+    open_dataset(mic_page, ds)
+    ask_for_statement(mic_page, mic_server, ds, "Allison")
+    q(mic_page, "#consent-file").send_keys(str(other.path))
+    wait_for(lambda: q(mic_page, "#consent-take").is_displayed(), 15, "the chosen file as the take")
+    assert q(mic_page, "#consent-take").get_attribute("data-filename") == other.path.name
 
-    verdict, attempt = send_and_read_verdict(page, server, ds)
+    verdict, attempt = send_and_read_verdict(mic_page, mic_server, ds)
     assert (attempt["verified"], attempt["reason_code"]) == (False, "speaker_mismatch"), attempt
     assert attempt["text"]["ok"] and not attempt["speaker"]["ok"]
-    assert verdict.text == "Not verified" and attempt["message"] in q(page, "#consent-verdict").text
-    assert q(page, "#consent-status").text == "unverified" and q(page, "#consent-take").is_displayed()
+    assert verdict.text == "Not verified" and attempt["message"] in q(mic_page, "#consent-verdict").text
+    assert q(mic_page, "#consent-status").text == "unverified" and q(mic_page, "#consent-take").is_displayed()
 
 
-def test_the_page_logged_no_errors(page):
-    severe = [e["message"] for e in page.get_log("browser") if e["level"] == "SEVERE"]
+def test_the_page_logged_no_errors(mic_page):
+    severe = [e["message"] for e in mic_page.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []

@@ -1,6 +1,7 @@
 // The speaker's consent for a dataset (docs/consent.md): a statement with a fresh code to read, the reading
 // recorded here (MediaRecorder) or chosen as a file, sent for checking, and the server's verdict with its scores.
 import { request, uploadFile } from "./api.js";
+import { MicRecorder, NO_MICROPHONE, microphoneAvailable } from "./recorder.js";
 import { $, badge, clear, el, formatDate, formatDuration, guarded, meter, setProgress } from "./ui.js";
 
 // The server checks the first 30 s; a statement takes about ten.
@@ -14,7 +15,6 @@ let datasetId = null;
 let challenge = null;
 let take = null; // the File to send: a recording made here or one the user chose
 let recorder = null;
-let clockTimer = null;
 let expiryTimer = null;
 
 export function initConsent() {
@@ -84,59 +84,40 @@ function showChallenge(next) {
 async function startRecording() {
   const note = $("#consent-mic-note");
   note.hidden = true;
-  if (!navigator.mediaDevices || !window.MediaRecorder) {
-    // Browsers offer the microphone only to secure pages (https, or this machine as localhost).
-    note.textContent = "This page cannot use a microphone here (it needs https or localhost): record the statement elsewhere and choose the file.";
+  if (!microphoneAvailable()) {
+    note.textContent = NO_MICROPHONE;
     note.hidden = false;
     return;
   }
   showTake(null);
-  let stream;
+  const clock = $("#consent-clock");
+  recorder = new MicRecorder("consent-reading", MAX_RECORD_S, (seconds) => {
+    clock.textContent = `● ${seconds.toFixed(0)} s of ${MAX_RECORD_S} s`;
+  });
+  let take;
   try {
-    // No noise suppression or gain control: they reshape the voice that the speaker check compares.
-    stream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
-    });
+    ({ take } = await recorder.open());
   } catch (err) {
-    note.textContent = `The microphone could not be opened (${err.message || err.name}): allow it for this page, or choose a file.`;
+    recorder = null;
+    note.textContent = err.message;
     note.hidden = false;
     return;
   }
-  const type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm"].find((t) => MediaRecorder.isTypeSupported(t));
-  const chunks = [];
-  recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
-  recorder.addEventListener("dataavailable", (event) => { if (event.data.size) chunks.push(event.data); });
-  recorder.addEventListener("stop", () => {
-    for (const track of stream.getTracks()) track.stop();
-    const mime = recorder.mimeType || type || "audio/webm";
-    recorder = null;
-    setRecordingUi(false);
-    const extension = mime.includes("ogg") ? "ogg" : "webm";
-    showTake(new File(chunks, `consent-reading.${extension}`, { type: mime }));
-  }, { once: true });
-  recorder.start(250);
   setRecordingUi(true);
+  const file = await take;
+  recorder = null;
+  setRecordingUi(false);
+  showTake(file);
 }
 
 function stopRecording() {
-  if (recorder && recorder.state !== "inactive") recorder.stop();
+  if (recorder) recorder.stop();
 }
 
 function setRecordingUi(recording) {
   $("#consent-record").hidden = recording;
   $("#consent-stop").hidden = !recording;
-  const clock = $("#consent-clock");
-  clock.hidden = !recording;
-  clearInterval(clockTimer);
-  if (!recording) return;
-  const started = Date.now();
-  const tick = () => {
-    const seconds = (Date.now() - started) / 1000;
-    clock.textContent = `● ${seconds.toFixed(0)} s of ${MAX_RECORD_S} s`;
-    if (seconds >= MAX_RECORD_S) stopRecording();
-  };
-  tick();
-  clockTimer = setInterval(tick, 250);
+  $("#consent-clock").hidden = !recording;
 }
 
 function showTake(file) {

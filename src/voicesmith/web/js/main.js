@@ -1,11 +1,12 @@
 // Entry point: the API key form, the sections (one shown at a time, by the URL's #hash), the connection badge,
 // then every panel loads through the public API with that key.
 import { getKey, request, setKey } from "./api.js";
+import { initClone } from "./clone.js";
 import { initConsent } from "./consent.js";
 import { initDatasets, loadDatasets } from "./datasets.js";
 import { initFineTunes, loadFineTunes } from "./fine_tunes.js";
 import { initPlayground } from "./playground.js";
-import { $, clearErrors, showError } from "./ui.js";
+import { $, clearErrors, fillLanguagePickers, showError } from "./ui.js";
 import { initVoices, loadVoices } from "./voices.js";
 
 const SECTIONS = ["voices", "datasets", "fine-tunes", "playground"];
@@ -75,7 +76,9 @@ function showSection() {
 
 function init() {
   const onError = (err) => showError(err);
+  fillLanguagePickers();
   initVoices(onError);
+  initClone();
   initDatasets(onError);
   initConsent();
   initFineTunes(onError);

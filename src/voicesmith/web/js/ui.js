@@ -131,3 +131,13 @@ export function meter(fraction, label, valueText, extraClass = "") {
   fill.style.width = `${(clamped * 100).toFixed(1)}%`; // CSSOM, not a style attribute: the CSP forbids inline styles
   return el("div", { class: `meter ${extraClass}`.trim(), role: "img", "aria-label": `${label}: ${valueText}` }, fill);
 }
+
+// The languages the engine speaks, for every language picker on the page (select[data-languages]).
+const LANGUAGES = [["en", "English"], ["es", "Spanish"], ["fr", "French"], ["it", "Italian"], ["pt", "Portuguese"],
+  ["hi", "Hindi"]];
+
+export function fillLanguagePickers() {
+  for (const select of document.querySelectorAll("select[data-languages]")) {
+    clear(select, ...LANGUAGES.map(([value, text]) => el("option", { value, text })));
+  }
+}
