@@ -1,7 +1,7 @@
 // The speaker's consent for a dataset (docs/consent.md): a statement with a fresh code to read, the reading
 // recorded here (MediaRecorder) or chosen as a file, sent for checking, and the server's verdict with its scores.
 import { request, uploadFile } from "./api.js";
-import { MicRecorder, NO_MICROPHONE, microphoneAvailable } from "./recorder.js";
+import { TakePicker } from "./recorder.js";
 import { $, badge, clear, el, formatDate, formatDuration, guarded, meter, setProgress } from "./ui.js";
 
 // The server checks the first 30 s; a statement takes about ten.
@@ -13,8 +13,7 @@ const POLICY_TEXT = {
 
 let datasetId = null;
 let challenge = null;
-let take = null; // the File to send: a recording made here or one the user chose
-let recorder = null;
+let picker = null; // the reading to send: recorded here or chosen as a file
 let expiryTimer = null;
 
 export function initConsent() {
@@ -23,20 +22,13 @@ export function initConsent() {
     event.preventDefault();
     guarded("Consent statement", newChallenge);
   });
-  $("#consent-record").addEventListener("click", () => guarded("Recording", startRecording));
-  $("#consent-stop").addEventListener("click", stopRecording);
-  $("#consent-file").addEventListener("change", (event) => {
-    const [file] = event.target.files;
-    event.target.value = "";
-    if (file) showTake(file);
-  });
+  picker = new TakePicker("consent", "consent-reading", MAX_RECORD_S);
   $("#consent-send").addEventListener("click", () => guarded("Checking the consent recording", sendTake));
-  $("#consent-discard").addEventListener("click", () => showTake(null));
 }
 
 async function loadConsent(id) {
   datasetId = id;
-  showTake(null);
+  picker.show(null);
   const state = await request("GET", `/datasets/${id}/consent`);
   if (id !== datasetId) return;
   render(state);
@@ -58,7 +50,7 @@ async function newChallenge() {
   const id = datasetId;
   const fresh = await request("POST", `/datasets/${id}/consent-challenge`, { json: name ? { name } : {} });
   if (id !== datasetId) return;
-  showTake(null);
+  picker.show(null);
   showChallenge(fresh);
 }
 
@@ -74,64 +66,15 @@ function showChallenge(next) {
     $("#consent-expiry").textContent = expired
       ? "This statement has expired: get a new one."
       : `Valid for ${formatDuration(left)}.`;
-    $("#consent-record").disabled = expired || recorder !== null;
+    $("#consent-record").disabled = expired || picker.recording;
     if (expired) clearInterval(expiryTimer);
   };
   tick();
   expiryTimer = setInterval(tick, 1000);
 }
 
-async function startRecording() {
-  const note = $("#consent-mic-note");
-  note.hidden = true;
-  if (!microphoneAvailable()) {
-    note.textContent = NO_MICROPHONE;
-    note.hidden = false;
-    return;
-  }
-  showTake(null);
-  const clock = $("#consent-clock");
-  recorder = new MicRecorder("consent-reading", MAX_RECORD_S, (seconds) => {
-    clock.textContent = `● ${seconds.toFixed(0)} s of ${MAX_RECORD_S} s`;
-  });
-  let take;
-  try {
-    ({ take } = await recorder.open());
-  } catch (err) {
-    recorder = null;
-    note.textContent = err.message;
-    note.hidden = false;
-    return;
-  }
-  setRecordingUi(true);
-  const file = await take;
-  recorder = null;
-  setRecordingUi(false);
-  showTake(file);
-}
-
-function stopRecording() {
-  if (recorder) recorder.stop();
-}
-
-function setRecordingUi(recording) {
-  $("#consent-record").hidden = recording;
-  $("#consent-stop").hidden = !recording;
-  $("#consent-clock").hidden = !recording;
-}
-
-function showTake(file) {
-  take = file;
-  const audio = $("#consent-audio");
-  if (audio.src) URL.revokeObjectURL(audio.src);
-  audio.removeAttribute("src");
-  $("#consent-take").hidden = !file;
-  $("#consent-take").dataset.filename = file ? file.name : "";
-  if (file) audio.src = URL.createObjectURL(file);
-}
-
 async function sendTake() {
-  if (!take || !challenge) return;
+  if (!picker.file || !challenge) return;
   const id = datasetId;
   const bar = $("#consent-progress");
   const text = $("#consent-progress-text");
@@ -139,14 +82,14 @@ async function sendTake() {
   $("#consent-send").disabled = true;
   setProgress(bar, 0);
   try {
-    const attempt = await uploadFile(`/datasets/${id}/consent`, take, { challenge_id: challenge.id }, (loaded, total) => {
+    const attempt = await uploadFile(`/datasets/${id}/consent`, picker.file, { challenge_id: challenge.id }, (loaded, total) => {
       const percent = setProgress(bar, total ? loaded / total : 0);
       // The upload is the short part; the words and the voice are checked once it has arrived.
       text.textContent = percent < 100 ? `sending ${percent}%` : "checking the words and the voice…";
     }, "clip");
     if (id !== datasetId) return;
     renderVerdict(attempt);
-    if (attempt.verified) showTake(null);
+    if (attempt.verified) picker.show(null);
     const state = await request("GET", `/datasets/${id}/consent`);
     if (id === datasetId) render(state);
   } finally {

@@ -1,4 +1,4 @@
-// One take from the microphone (MediaRecorder), for the consent reading and the instant clone.
+// One take from the microphone (MediaRecorder) or a file, for the consent reading and the instant clone.
 
 const TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm"];
 
@@ -58,5 +58,72 @@ export class MicRecorder {
 
   stop() {
     if (this.recorder && this.recorder.state !== "inactive") this.recorder.stop();
+  }
+}
+
+// The record-or-choose controls of one panel, found by id prefix P: #P-record, #P-stop, #P-clock, #P-file,
+// #P-mic-note, and the take shown in #P-take (its player #P-audio, its #P-discard button). `file` is the take.
+export class TakePicker {
+  constructor(prefix, baseName, maxSeconds) {
+    this.node = (name) => document.getElementById(`${prefix}-${name}`);
+    this.baseName = baseName;
+    this.maxSeconds = maxSeconds;
+    this.file = null;
+    this.recorder = null;
+    this.node("record").addEventListener("click", () => this.record().catch((err) => this.say(err.message)));
+    this.node("stop").addEventListener("click", () => this.recorder && this.recorder.stop());
+    this.node("file").addEventListener("change", (event) => {
+      const [file] = event.target.files;
+      event.target.value = "";
+      if (file) this.show(file);
+    });
+    this.node("discard").addEventListener("click", () => this.show(null));
+  }
+
+  get recording() {
+    return this.recorder !== null;
+  }
+
+  say(text) {
+    const note = this.node("mic-note");
+    note.textContent = text || "";
+    note.hidden = !text;
+  }
+
+  async record() {
+    this.say("");
+    if (!microphoneAvailable()) {
+      this.say(NO_MICROPHONE);
+      return;
+    }
+    this.show(null);
+    const clock = this.node("clock");
+    const recorder = new MicRecorder(this.baseName, this.maxSeconds, (seconds) => {
+      clock.textContent = `● ${seconds.toFixed(0)} s of ${this.maxSeconds} s`;
+    });
+    const { take } = await recorder.open();
+    this.recorder = recorder;
+    this.setRecording(true);
+    const file = await take;
+    this.recorder = null;
+    this.setRecording(false);
+    this.show(file);
+  }
+
+  setRecording(recording) {
+    this.node("record").hidden = recording;
+    this.node("stop").hidden = !recording;
+    this.node("clock").hidden = !recording;
+  }
+
+  show(file) {
+    this.file = file;
+    const audio = this.node("audio");
+    if (audio.src) URL.revokeObjectURL(audio.src);
+    audio.removeAttribute("src");
+    const box = this.node("take");
+    box.hidden = !file;
+    box.dataset.filename = file ? file.name : "";
+    if (file) audio.src = URL.createObjectURL(file);
   }
 }
