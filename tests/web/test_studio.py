@@ -421,6 +421,16 @@ def check_ab(studio, network, samples) -> dict:
         wait_for(lambda: q(studio, "#player").get_attribute("data-playing") == who
                  and q(studio, "#player-caption").text.startswith("Now playing"), 20, f"{who} in the player")
         durations[who] = wait_for(lambda: player_duration(studio), 10, f"{who} decoded")
+    # Each clip played is drawn: the real one above, the voice below, on the longer clip's time scale.
+    for lane, who in (("real", "real"), ("voice", buttons[1].get_attribute("data-who"))):
+        canvas = wait_for(lambda: q(blocks[0], f'canvas.wave[data-lane="{lane}"]').get_attribute("data-seconds")
+                          and q(blocks[0], f'canvas.wave[data-lane="{lane}"]'), 10, f"the {lane} waveform")
+        assert abs(float(canvas.get_attribute("data-seconds")) - durations[who]) < 0.05
+        drawn = studio.execute_script(
+            "const c = arguments[0]; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1; return [n, c.width * c.height];",
+            canvas)
+        assert 0.02 < drawn[0] / drawn[1] < 0.9, drawn  # speech: neither blank nor a filled box
     real_calls = network.matching("GET", r"/samples/0/real$")
     voice_calls = network.matching("GET", rf"/samples/0/voices/{buttons[1].get_attribute('data-who')}$")
     assert real_calls[-1]["status"] == 200 and voice_calls[-1]["status"] == 200

@@ -22,6 +22,7 @@ export function playBlob(blob, caption, who = "") {
 }
 
 // Plays a clip stored on the server (GET path with the key); the button is busy while it loads.
+// Resolves to the clip (a Blob), or undefined when it could not be loaded.
 export async function playStored(path, caption, who, button) {
   if (button) button.disabled = true;
   $("#player-caption").textContent = `Loading ${caption}…`;
@@ -29,6 +30,7 @@ export async function playStored(path, caption, who, button) {
   if (button) button.disabled = false;
   if (blob) playBlob(blob, `Now playing: ${caption}`, who);
   else $("#player-caption").textContent = "Could not load the clip (see the error above).";
+  return blob;
 }
 
 export async function speak(voice, button) {

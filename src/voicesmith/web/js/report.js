@@ -195,24 +195,100 @@ function scaleMark(fraction, kind) {
   return node;
 }
 
-// Per held-out sentence: its words, the real recording, and each voice saying the same words.
-// play(path, caption, who, button) is the page's player.
+// Per held-out sentence: its words, the real recording, and each voice saying the same words, with the
+// waveform of the real clip above the waveform of the last voice played, on one time scale.
+// play(path, caption, who, button) is the page's player; it resolves to the clip it played (a Blob) or nothing.
 export function renderAB(container, samples, voices, play) {
   if (!samples || !samples.length) {
     clear(container, el("p", { class: "muted", text: "This fine-tune stored no held-out samples (made by an older server)." }));
     return;
   }
   const names = new Map(voices.map((v) => [v.id, v.name]));
-  clear(container, ...samples.map((sample) => el("div", { class: "ab-sample", dataset: { index: String(sample.index) } },
-    el("p", { class: "ab-text", text: `“${sample.text}”` }),
-    el("div", { class: "ab-buttons", role: "group", "aria-label": `Listen to: ${sample.text}` },
-      abButton("Real speaker", "real", sample.real_audio_url, `the real speaker: “${sample.text}”`, play),
-      ...sample.voices.map((v) => abButton(names.get(v.voice_id) || "voice", v.voice_id, v.audio_url,
-        `${names.get(v.voice_id) || "voice"}: “${sample.text}”`, play))))));
+  clear(container, ...samples.map((sample) => {
+    const waves = new WavePair(sample.text);
+    const listen = (label, who, path) => abButton(label, who, path, `${label}: “${sample.text}”`, async (...args) => {
+      const blob = await play(...args);
+      if (blob) await waves.show(who === "real" ? "real" : "voice", label, blob);
+    });
+    return el("div", { class: "ab-sample", dataset: { index: String(sample.index) } },
+      el("p", { class: "ab-text", text: `“${sample.text}”` }),
+      el("div", { class: "ab-buttons", role: "group", "aria-label": `Listen to: ${sample.text}` },
+        listen("Real speaker", "real", sample.real_audio_url),
+        ...sample.voices.map((v) => listen(names.get(v.voice_id) || "voice", v.voice_id, v.audio_url))),
+      waves.node);
+  }));
 }
 
 function abButton(label, who, path, caption, play) {
   const button = el("button", { type: "button", class: who === "real" ? "ab real" : "ab", dataset: { who } }, `▶ ${label}`);
   button.addEventListener("click", () => play(path, caption, who, button));
   return button;
+}
+
+// Two waveform lanes (the real clip, a voice) drawn when each is played; both share the longer clip's time
+// scale, so a voice that speaks faster or pauses elsewhere than the speaker shows it.
+class WavePair {
+  constructor(text) {
+    this.clips = {};
+    this.lanes = {};
+    this.node = el("div", { class: "ab-waves" });
+    for (const lane of ["real", "voice"]) {
+      const canvas = el("canvas", { class: "wave", dataset: { lane }, role: "img", "aria-label": `Waveform: ${text}` });
+      const label = el("span", { class: "wave-label muted" });
+      const row = el("div", { class: "wave-lane", hidden: "" }, label, canvas);
+      this.lanes[lane] = { canvas, label, row };
+      this.node.append(row);
+    }
+  }
+
+  async show(lane, label, blob) {
+    const samples = await decodeMono(blob);
+    if (!samples) return;
+    this.clips[lane] = samples;
+    this.lanes[lane].label.textContent = label;
+    this.lanes[lane].row.hidden = false;
+    const longest = Math.max(...Object.values(this.clips).map((c) => c.seconds));
+    for (const [name, clip] of Object.entries(this.clips)) drawWave(this.lanes[name].canvas, clip, longest);
+  }
+}
+
+async function decodeMono(blob) {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return null; // no Web Audio: the clip still plays, without its picture
+  const context = new Context();
+  try {
+    const audio = await context.decodeAudioData(await blob.arrayBuffer());
+    return { data: audio.getChannelData(0), seconds: audio.duration };
+  } catch {
+    return null;
+  } finally {
+    context.close();
+  }
+}
+
+// The clip's min..max per pixel column, its length drawn to scale on `seconds` of width.
+function drawWave(canvas, clip, seconds) {
+  const scale = window.devicePixelRatio || 1;
+  const width = Math.max(1, Math.round(canvas.clientWidth * scale));
+  const height = Math.max(1, Math.round(canvas.clientHeight * scale));
+  canvas.width = width;
+  canvas.height = height;
+  canvas.dataset.seconds = clip.seconds.toFixed(3);
+  const g = canvas.getContext("2d");
+  g.clearRect(0, 0, width, height);
+  g.fillStyle = getComputedStyle(canvas).color;
+  const used = Math.max(1, Math.round(width * (clip.seconds / seconds)));
+  const perColumn = clip.data.length / used;
+  const middle = height / 2;
+  for (let x = 0; x < used; x += 1) {
+    let low = 0;
+    let high = 0;
+    const end = Math.min(clip.data.length, Math.floor((x + 1) * perColumn));
+    for (let i = Math.floor(x * perColumn); i < end; i += 1) {
+      const v = clip.data[i];
+      if (v < low) low = v;
+      else if (v > high) high = v;
+    }
+    g.fillRect(x, middle - high * middle, 1, Math.max(1, (high - low) * middle));
+  }
 }
