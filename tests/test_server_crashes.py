@@ -33,14 +33,13 @@ class Server:
         self.data_dir = data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.key = subprocess.run([str(VOICESMITH), "keys", "create", "--org", "crash", "--admin"],
-                                  env=self._env(), capture_output=True, text=True, check=True,
-                                  timeout=120).stdout.strip().splitlines()[-1]
+        self.key = ""  # the first key, which the first start prints
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "VOICESMITH_DATA": str(self.data_dir), "PYTHONUNBUFFERED": "1"}
+        return {**os.environ, "VOICESMITH_DATA": str(self.data_dir), "PYTHONUNBUFFERED": "1",
+                "XDG_CONFIG_HOME": str(self.data_dir.parent / "config")}  # where serve saves its first key
 
     def start(self) -> None:
         log = self.data_dir.parent / f"serve-{self.starts}.log"  # outside the data dir: a full disk must not stop it
@@ -58,6 +57,9 @@ class Server:
                 return False
 
         wait_for(up, 120, "the server to answer", interval=0.2)
+        if not self.key:
+            lines = log.read_text().splitlines()
+            self.key = lines[next(i for i, line in enumerate(lines) if "created the first API key" in line) + 1].strip()
 
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
@@ -151,3 +153,70 @@ def test_a_server_killed_mid_upload_restarts_with_nothing_partial_and_earlier_fi
     assert server.get(f"/datasets/{ds}/files/{listed[0][0]}/audio").content == wav_bytes(0.5, freq=200)
     assert server.upload(ds, "after.wav", wav_bytes(0.5)).status_code == 204  # and the server goes on
     assert len(server.listed(ds)) == 3 and server.parts() == []
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `path` (root only), unmounted afterwards whatever happens."""
+    path.mkdir(parents=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root; tests/api/test_datasets_api.py fakes a full disk instead")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); tests/api/test_datasets_api.py fakes a "
+                    "full disk instead")
+    try:
+        yield path
+    finally:
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(path)], check=True)  # still busy: detach it now, freed when unused
+
+
+@pytest.fixture()
+def full_disk_server(tmp_path) -> Iterator[Server]:
+    with _small_disk(tmp_path / "data", "20m") as data_dir:
+        srv = Server(data_dir)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def test_a_really_full_disk_is_507_for_that_request_only_and_the_server_goes_on(full_disk_server: Server) -> None:
+    server = full_disk_server
+    server.start()
+    ds = server.new_dataset()
+    assert server.upload(ds, "before.wav", wav_bytes(1.0)).status_code == 204
+    before = server.listed(ds), server.stored(ds)
+    free = os.statvfs(server.data_dir).f_bavail * os.statvfs(server.data_dir).f_frsize
+    assert free < 20 * MB
+
+    too_big = free + 4 * MB  # a 16-bit PCM WAV of noise: audio the upload check accepts, if it could be stored
+
+    def body() -> Iterator[bytes]:
+        yield _part_head("huge.wav") + wav_header(too_big)
+        block = os.urandom(MB)
+        for _ in range(too_big // MB):
+            yield block
+        yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    r = httpx.post(f"{server.base_url}/datasets/{ds}/files", content=body(), timeout=120,
+                   headers={**server.headers, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    assert r.status_code == 507, r.text
+    error = r.json()
+    assert error["error_code"] == "insufficient_storage"
+    assert str(server.data_dir) not in error["message"] and "Errno" not in error["message"]
+    assert server.parts() == [], "the refused upload left its temp file"
+    assert (server.listed(ds), server.stored(ds)) == before, "the refused upload was listed or stored in part"
+
+    # The request failed alone: the next upload is stored, speech is synthesised, the server is healthy.
+    assert server.upload(ds, "after.wav", wav_bytes(0.5)).status_code == 204
+    assert [f[1] for f in server.listed(ds)] == ["before.wav", "after.wav"]
+    voice = server.get("/voices").json()["data"][0]["id"]
+    tts = server.post("/tts/bytes", json={"model_id": "sonic-2", "transcript": "Still talking.",
+                                          "voice": {"mode": "id", "id": voice},
+                                          "output_format": {"container": "wav", "encoding": "pcm_s16le",
+                                                            "sample_rate": 22050}})
+    assert tts.status_code == 200 and tts.content[:4] == b"RIFF" and len(tts.content) > 10_000, tts.text[:300]
+    assert httpx.get(server.base_url + "/", timeout=10).json()["ok"] is True
