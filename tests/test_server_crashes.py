@@ -7,7 +7,6 @@ raising ENOSPC) and tests/store/test_blob_common.py (the sweep of dead writers' 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.disk_support import small_disk
 from tests.wav_support import wav_bytes, wav_header
 from tests.worker.jobs_support import VOICESMITH, free_port, wait_for
 
@@ -155,27 +155,9 @@ def test_a_server_killed_mid_upload_restarts_with_nothing_partial_and_earlier_fi
     assert len(server.listed(ds)) == 3 and server.parts() == []
 
 
-@contextlib.contextmanager
-def _small_disk(path: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted at `path` (root only), unmounted afterwards whatever happens."""
-    path.mkdir(parents=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root; tests/api/test_datasets_api.py fakes a full disk instead")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); tests/api/test_datasets_api.py fakes a "
-                    "full disk instead")
-    try:
-        yield path
-    finally:
-        if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(path)], check=True)  # still busy: detach it now, freed when unused
-
-
 @pytest.fixture()
 def full_disk_server(tmp_path) -> Iterator[Server]:
-    with _small_disk(tmp_path / "data", "20m") as data_dir:
+    with small_disk(tmp_path / "data", "20m") as data_dir:
         srv = Server(data_dir)
         try:
             yield srv

@@ -13,6 +13,7 @@ the dead writers' ones, store/blob_common.open_part). Data is streamed in chunks
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -61,19 +62,24 @@ class BlobWriter:
         if self._fh is None:
             raise RuntimeError("blob writer is closed")
         fh, self._fh = self._fh, None
-        with fh:  # closed (its lock released) only after the rename, so a sweep cannot take the part first
-            fh.flush()
-            os.fsync(fh.fileno())
-            dest = self._store.local_path(self.key)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._tmp, dest)
+        dest = self._store.local_path(self.key)
+        try:
+            with fh:  # closed (its lock released) only after the rename, so a sweep cannot take the part first
+                fh.flush()  # a full disk fails here (ENOSPC): the part goes, nothing is stored
+                os.fsync(fh.fileno())
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp, dest)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(dest.parent)
         return BlobInfo(self.key, self.size, self._hash.hexdigest())
 
     def abort(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(OSError):  # unwanted bytes: a full disk failing to flush them is no error
+                fh.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "BlobWriter":
