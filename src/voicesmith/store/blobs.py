@@ -8,7 +8,8 @@ cached copy with S3.
 Local writes go to a temp file inside the store (same filesystem), are fsynced, then atomically
 renamed, so a reader never sees a partial blob and a crash leaves only a temp file that startup
 sweeps away (a temp file is locked while its writer lives, so a sweep in any process removes exactly
-the dead writers' ones, store/blob_common.open_part). Data is streamed in chunks: nothing is ever held whole in memory.
+the dead writers' ones, store/blob_common.open_part). Data is streamed in chunks: nothing is ever
+held whole in memory.
 """
 
 from __future__ import annotations
