@@ -3,6 +3,7 @@ hashes, nothing left behind on failure."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -10,6 +11,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.disk_support import fill, small_disk
 
 from voicesmith.store.blobs import BlobNotFound, BlobTooLarge, LocalBlobStore
 from voicesmith.store.blobs_s3 import S3BlobStore
@@ -140,3 +142,21 @@ def test_sweep_removes_only_stale_temp_files(store):
             fresh.commit()
     fresh.abort()
     assert _leftovers(store) == []
+
+
+def test_a_full_disk_fails_a_write_and_leaves_no_temp_file(tmp_path):
+    """On a really full filesystem, bytes still in the writer's buffer fail at the flush: commit() raises ENOSPC
+    and abort() must not (the bytes are unwanted); neither leaves its temp file."""
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        store = LocalBlobStore(disk / "blobs")
+        fill(disk)
+        w = store.writer("a/committed")
+        w.write(b"x" * 100)  # fits in the buffer: the disk is not asked yet
+        with pytest.raises(OSError) as failed:
+            w.commit()
+        assert failed.value.errno == errno.ENOSPC and not store.exists("a/committed")
+        assert list(store.tmp_dir.iterdir()) == []
+        w = store.writer("a/aborted")
+        w.write(b"x" * 100)
+        w.abort()
+        assert list(store.tmp_dir.iterdir()) == []

@@ -7,16 +7,18 @@ cached copy with S3.
 
 Local writes go to a temp file inside the store (same filesystem), are fsynced, then atomically
 renamed, so a reader never sees a partial blob and a crash leaves only a temp file that startup
-sweeps away. Data is streamed in chunks: nothing is ever held whole in memory.
+sweeps away (a temp file is locked while its writer lives, so a sweep in any process removes exactly
+the dead writers' ones, store/blob_common.open_part). Data is streamed in chunks: nothing is ever
+held whole in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import threading
-import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -24,7 +26,7 @@ from typing import BinaryIO, Union
 from voicesmith.config import get_settings
 # BlobInfo, BlobNotFound and BlobTooLarge are imported from here by the rest of voicesmith.
 from voicesmith.store.blob_common import (CHUNK, TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key,
-                                          copy_atomically, remove_stale_parts)
+                                          copy_atomically, open_part, remove_stale_parts)
 from voicesmith.store.blobs_s3 import S3BlobStore
 
 
@@ -37,8 +39,8 @@ class BlobWriter:
         self._max = max_bytes
         self._hash = hashlib.sha256()
         self.size = 0
-        self._tmp = store.tmp_dir / f"{uuid.uuid4().hex}.part"
-        self._fh: BinaryIO | None = open(self._tmp, "wb")
+        self._tmp, fh = open_part(store.tmp_dir)  # locked while open: start-up sweeps leave it alone
+        self._fh: BinaryIO | None = fh
 
     def write(self, data: bytes | memoryview) -> None:
         if self._fh is None:
@@ -61,21 +63,24 @@ class BlobWriter:
         if self._fh is None:
             raise RuntimeError("blob writer is closed")
         fh, self._fh = self._fh, None
-        try:
-            fh.flush()
-            os.fsync(fh.fileno())
-        finally:
-            fh.close()
         dest = self._store.local_path(self.key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._tmp, dest)
+        try:
+            with fh:  # closed (its lock released) only after the rename, so a sweep cannot take the part first
+                fh.flush()  # a full disk fails here (ENOSPC): the part goes, nothing is stored
+                os.fsync(fh.fileno())
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp, dest)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(dest.parent)
         return BlobInfo(self.key, self.size, self._hash.hexdigest())
 
     def abort(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(OSError):  # unwanted bytes: a full disk failing to flush them is no error
+                fh.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "BlobWriter":

@@ -34,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from voicesmith.store.blob_common import (TMP_DIR, BlobInfo, BlobNotFound, BlobTooLarge, check_key, copy_atomically,
-                                          remove_stale_parts)
+                                          open_part, remove_stale_parts)
 
 log = logging.getLogger(__name__)
 
@@ -337,10 +337,12 @@ class S3BlobStore:
 
     def _cache_insert(self, key: str, data: bytes) -> None:
         path = self.cached_path(key)
-        tmp = self.cache_tmp / f"{os.urandom(16).hex()}.part"
-        tmp.write_bytes(data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, path)
+        tmp, fh = open_part(self.cache_tmp)
+        with fh:  # locked until renamed: a sweep leaves it alone
+            fh.write(data)
+            fh.flush()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
         self._account(len(data))
 
     def _account(self, delta: int) -> None:
