@@ -284,7 +284,15 @@ def test_killed_upload_resumes_without_uploading_again(cli: Cli, client: Voicesm
     first.proc.wait(timeout=10)
 
     dataset = next(d for d in client.list_datasets() if d.name == name)
-    after_kill = client.list_files(dataset.id)
+    # An upload whose body had fully left the client before the kill still completes on the server: wait
+    # until the listing stops changing.
+    after_kill, deadline = client.list_files(dataset.id), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        again = client.list_files(dataset.id)
+        if [f.id for f in again] == [f.id for f in after_kill]:
+            break
+        after_kill = again
     assert 3 <= len(after_kill) < len(local)
     sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
     assert all(f.size == sizes[f.filename] for f in after_kill), "a listed file is always complete"
