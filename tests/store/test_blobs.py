@@ -79,6 +79,23 @@ def test_writer_without_commit_leaves_nothing(store):
         w.write(b"y")
 
 
+def test_what_was_written_can_be_checked_before_commit(store):
+    # The upload path checks a file's content (audio or text) before it is stored: staged_path() is a local
+    # file with every byte written so far, in both stores, and nothing of it stays after commit or abort.
+    data = os.urandom(PART + 4321)  # with S3, a part has gone to the bucket already
+    w = store.writer("datasets/d/checked")
+    w.write(data[:PART])
+    w.write(data[PART:])
+    assert w.staged_path().read_bytes() == data
+    w.commit()
+    assert store.get_bytes("datasets/d/checked") == data and _leftovers(store) == []
+    w = store.writer("datasets/d/refused")
+    w.write(b"not audio")
+    assert w.staged_path().read_bytes() == b"not audio"
+    w.abort()
+    assert not store.exists("datasets/d/refused") and _leftovers(store) == []
+
+
 def test_delete_and_missing(store):
     store.put_bytes("datasets/d2/f1", b"1")
     store.put_bytes("datasets/d2/f2", b"2")
@@ -134,10 +151,12 @@ def test_sweep_removes_only_stale_temp_files(store):
     os.utime(stale, (began - 7200, began - 7200))
     assert store.sweep_temp(older_than_s=time.time() - began + 3600) == 1
     assert not stale.exists()
-    assert len(_leftovers(store)) == 1  # the fresh writer's temp file, or its multipart upload
+    # The fresh writer's temp file (with S3: its local copy, and its multipart upload) is a live writer's: kept.
+    live_copy = [p for p in tmp_dir.iterdir() if p != stale]
+    assert len(live_copy) == 1 and len(_leftovers(store)) == (1 if isinstance(store, LocalBlobStore) else 2)
     if isinstance(store, S3BlobStore):
         assert store.sweep_temp(older_than_s=0) == 1  # a crashed writer's upload, once old enough, is aborted
-        assert _leftovers(store) == []
+        assert _leftovers(store) == live_copy  # the local copy is locked by its live writer
         with pytest.raises(ClientError):  # NoSuchUpload: the sweep took it
             fresh.commit()
     fresh.abort()

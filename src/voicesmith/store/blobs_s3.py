@@ -17,6 +17,7 @@ credentials itself, from the standard AWS variables, profile files or instance r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -69,6 +70,21 @@ class S3BlobWriter:
         self._in_flight: deque[Future] = deque()
         self._create_lock = threading.Lock()
         self._open = True
+        # A local copy of what is written, so that the content can be checked before commit (staged_path), as
+        # with the filesystem store: a locked temp part (blob_common.open_part), removed on commit or abort.
+        self._tmp, self._fh = open_part(store.cache_tmp)
+
+    def staged_path(self) -> Path:
+        """A local file holding what was written so far (flushed): to check the content before commit()."""
+        if not self._open:
+            raise RuntimeError("blob writer is closed")
+        self._fh.flush()
+        return self._tmp
+
+    def _drop_local_copy(self) -> None:
+        with contextlib.suppress(OSError):  # a full disk failing to flush unwanted bytes is no error
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
 
     @property
     def buffered_bytes(self) -> int:
@@ -83,6 +99,11 @@ class S3BlobWriter:
             self.abort()
             raise BlobTooLarge(self._max)
         self._hash.update(data)
+        try:
+            self._fh.write(data)
+        except BaseException:
+            self.abort()
+            raise
         self._buf += data
         if len(self._buf) >= self._store.part_bytes:
             try:
@@ -131,6 +152,7 @@ class S3BlobWriter:
             raise
         self._open = False
         self._buf = bytearray()
+        self._drop_local_copy()
         self._store.forget_cached(self.key)  # a copy of an older blob under this key must not be read again
         return BlobInfo(self.key, self.size, self._hash.hexdigest())
 
@@ -139,6 +161,7 @@ class S3BlobWriter:
             return
         self._open = False
         self._buf = bytearray()
+        self._drop_local_copy()
         for _, future in self._parts:
             future.cancel()
         for _, future in self._parts:
