@@ -127,6 +127,20 @@ def sending_app() -> Celery:
     return _senders[url]
 
 
+def declare_queues() -> None:
+    """Create the queues before worker processes start, on the SQLite broker (a file this process can always
+    open). Its transport creates its tables when a queue is first declared: two workers starting together on a
+    new data directory would both create them, and the loser logs a lost broker connection and a Celery
+    deprecation warning before it reconnects. Redis needs nothing created."""
+    celery_app = sending_app()
+    if not is_sqlite_broker(celery_app.conf.broker_url):
+        return
+    with celery_app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in (FINE_TUNE_QUEUE, ANALYSIS_QUEUE):
+            channel.queue_declare(queue=queue)
+
+
 def send(task: str, object_id: str) -> bool:
     """Send `task` for one object to its queue; False (logged, never raised) when the broker fails.
 

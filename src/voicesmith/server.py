@@ -30,7 +30,7 @@ from types import FrameType
 import uvicorn
 
 from voicesmith import admin
-from voicesmith.broker import ANALYSIS_QUEUE, FINE_TUNE_QUEUE
+from voicesmith.broker import ANALYSIS_QUEUE, FINE_TUNE_QUEUE, declare_queues
 from voicesmith.client import credentials
 from voicesmith.config import get_settings
 from voicesmith.service.synthesis import cancel_warm_up
@@ -361,6 +361,7 @@ def serve(host: str, port: int, with_worker: bool, log_level: str = "info") -> N
         migrate()
         key = _announce_key(host, port)
         if workers is not None:
+            declare_queues()
             workers.start()
         supervisor.start()
         # uvicorn handles SIGINT/SIGTERM itself for a graceful HTTP shutdown, then re-raises the
@@ -384,6 +385,7 @@ def worker(concurrency: int, log_level: str = "info") -> None:
 
     def main() -> None:
         migrate()
+        declare_queues()
         workers.start()
         supervisor.start()
         while True:
