@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import capture_job_hand_offs
+from tests.tts_support import stock_voice_ids
 
 
 @dataclass
@@ -70,6 +71,18 @@ def api(tmp_path_factory, data_dir_switch) -> Iterator[Api]:
         with TestClient(create_app(), raise_server_exceptions=False) as client:
             state.client = client
             yield state
+
+
+# The TTS route tests (test_tts_*.py) speak over real HTTP and WebSocket to the session's live server, with its
+# first stock voice unless a module picks another.
+@pytest.fixture(scope="module")
+def server(live_server):
+    return live_server
+
+
+@pytest.fixture(scope="module")
+def voice(server) -> str:
+    return stock_voice_ids(server.base_url, server.headers())[0]
 
 
 def org_id_of(name: str) -> str:

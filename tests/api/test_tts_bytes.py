@@ -9,19 +9,9 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.tts_support import assert_speech, decode_mp3, decode_raw, decode_wav, rms, stock_voice_ids, tts_body
+from tests.tts_support import assert_speech, decode_mp3, decode_raw, decode_wav, rms, tts_body
 
 SHORT = "Hello there, how are you today?"
-
-
-@pytest.fixture(scope="module")
-def server(live_server):
-    return live_server
-
-
-@pytest.fixture(scope="module")
-def voice(server) -> str:
-    return stock_voice_ids(server.base_url, server.headers())[0]
 
 
 def post(server, body: dict, **headers: str) -> httpx.Response:

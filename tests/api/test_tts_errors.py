@@ -11,21 +11,11 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.tts_support import stock_voice_ids, tts_body
+from tests.tts_support import tts_body
 
 RAW = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 16000}
 UNKNOWN_VOICE = "00000000-0000-4000-8000-000000000000"
 LONG_TEXT = "This sentence is here to make a very long transcript. " * 120  # about 6,500 characters
-
-
-@pytest.fixture(scope="module")
-def server(live_server):
-    return live_server
-
-
-@pytest.fixture(scope="module")
-def voice(server) -> str:
-    return stock_voice_ids(server.base_url, server.headers())[0]
 
 
 def _body(voice: str, /, **changes: object) -> dict:

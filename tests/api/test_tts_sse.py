@@ -16,11 +16,6 @@ from voicesmith.engine.wer import normalize_words
 
 
 @pytest.fixture(scope="module")
-def server(live_server):
-    return live_server
-
-
-@pytest.fixture(scope="module")
 def voice(server) -> str:
     return stock_voice_ids(server.base_url, server.headers())[1]
 

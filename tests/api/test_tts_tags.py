@@ -13,22 +13,12 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from tests.tts_support import decode_raw, rms, stock_voice_ids, tts_body
+from tests.tts_support import decode_raw, rms, tts_body
 from voicesmith.api.tts_buffer import TranscriptBuffer
 
 RAW = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24000}
 BREAK_TEXT = 'Hello <break time="1s"/> there, my friend.'
 PLAIN_TEXT = "Hello there, my friend."
-
-
-@pytest.fixture(scope="module")
-def server(live_server):
-    return live_server
-
-
-@pytest.fixture(scope="module")
-def voice(server) -> str:
-    return stock_voice_ids(server.base_url, server.headers())[0]
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,6 @@ FMT = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 16000}
 
 
 @pytest.fixture(scope="module")
-def server(live_server):
-    return live_server
-
-
-@pytest.fixture(scope="module")
 def voice(server) -> str:
     return stock_voice_ids(server.base_url, server.headers())[2]
 
