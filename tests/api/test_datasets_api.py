@@ -254,3 +254,26 @@ def test_uploaded_files_play_back_to_their_owner_only(api):
     r = api.client.get(f"/datasets/{ds['id']}/files/file_nope/audio", headers=api.h("player"))
     assert r.status_code == 404 and r.json()["error_code"] == "file_not_found"
     assert api.client.get(f"/datasets/{ds['id']}/files/{file_id}/audio").status_code == 401
+
+
+def test_fine_tune_estimate_gives_each_budgets_time_once_the_files_are_analysed(api):
+    from voicesmith.store.db import session_scope
+    from voicesmith.store.models import DatasetFile
+
+    ds = _create(api)
+    for i in range(2):
+        assert _upload(api, ds["id"], wav_bytes(0.2, 220.0), filename=f"clip{i}.wav").status_code == 204
+    url = f"/datasets/{ds['id']}/fine-tune-estimate"
+    pending = api.client.get(url, headers=api.h()).json()
+    assert pending["audio_seconds"] is None and pending["budgets"]["tiny"] == {"expected_seconds": None}
+    assert pending["message"].startswith("the recordings are still being analysed")
+    with session_scope() as s:  # what the dataset analysis job records per file
+        for f in s.query(DatasetFile).filter_by(dataset_id=ds["id"]):
+            f.analysis = {"duration_seconds": 60.0, "verdict": "ok"}
+    answer = api.client.get(url, headers=api.h()).json()
+    assert answer["audio_seconds"] == 120.0 and answer["basis"] == "reference" and answer["measured_runs"] == 0
+    times = [answer["budgets"][b]["expected_seconds"] for b in ("tiny", "default", "max")]
+    assert all(isinstance(t, int) for t in times) and times == sorted(times)
+    assert "no fine-tune has completed on this server yet" in answer["message"]
+    other = api.client.get(url, headers=api.h("someone-else"))
+    assert other.status_code == 404 and other.json()["error_code"] == "dataset_not_found"

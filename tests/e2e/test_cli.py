@@ -31,7 +31,7 @@ import pytest
 import soundfile as sf
 
 from tests.consent_support import ALLISON_CONSENT, consent_policy, consent_server, reading, wav
-from voicesmith.client import NotFound, VoicesmithClient
+from voicesmith.client import NotFound, VoicesmithClient, render
 
 CLONE_NAME = f"cli-e2e-{uuid.uuid4().hex[:6]}"
 
@@ -227,6 +227,10 @@ def test_clone_shows_the_balance_and_refuses_what_it_cannot_cover(cli: Cli, live
         assert f"costs {before.fine_tune_cost:,} credits" in stdout, stdout
         assert f"your balance: {before.available:,} available ({before.reserved:,} reserved)" in stdout, stdout
         assert "[y/N]" in stdout, stdout
+        # The expected time is the server's estimate for this dataset and the default budget.
+        dataset = next(d for d in client.list_datasets() if d.name == "balance")
+        seconds = client.fine_tune_estimate(dataset.id)["budgets"]["default"]["expected_seconds"]
+        assert f"Expected time: about {render.duration(seconds)} of training" in stdout, stdout
         # The server's consent policy is `record`: the statement to read is shown, training is not blocked.
         assert "Consent: unverified" in stdout and "agree that voicesmith may create a synthetic copy" in stdout
         assert "--consent RECORDING" in stdout, stdout

@@ -234,3 +234,27 @@ def test_a_finished_result_keeps_its_real_samples_across_a_rerun(tmp_path: Path)
     loaded = _load_result(tmp_path)
     assert loaded.real_samples == [("one two three", b"RIFF-real")]
     assert loaded.voices[0].previews == [("one two three", b"RIFF-voice")]
+
+
+def test_the_eta_is_the_plan_at_the_measured_pace_until_the_run_measures_its_own() -> None:
+    from voicesmith.engine.fine_tune import _Progress
+
+    updates: list = []
+    expected = {"ingest": 10.0, "prepare": 10.0, "adapt": 60.0, "evaluate": 20.0}
+    progress = _Progress(updates.append, lambda: False, expected)
+    progress("ingest", 0.0, "start")
+    progress("adapt", 0.5, "half way through the search")
+    first, later = updates
+    assert first.eta_seconds == 100.0  # nothing measured yet: the whole plan
+    # The bar is in proportion to expected time: half the search done leaves half of it and the evaluation.
+    assert later.progress == pytest.approx(0.5) and later.eta_seconds == pytest.approx(50.0)
+
+
+def test_measured_pace_is_each_stages_seconds_per_planned_second() -> None:
+    from voicesmith.engine.fine_tune import measured_pace
+
+    report = {"planned_work_s": {"ingest": 2.0, "prepare": 10.0, "adapt": 100.0, "evaluate": 40.0},
+              "timings_s": {"ingest": 1.0, "segment_transcribe": 14.0, "split_profile": 1.0, "adapt": 250.0,
+                            "evaluate": 80.0}}
+    assert measured_pace(report) == pytest.approx({"ingest": 0.5, "prepare": 1.5, "adapt": 2.5, "evaluate": 2.0})
+    assert measured_pace({"timings_s": report["timings_s"]}) is None  # a report from before plans were recorded

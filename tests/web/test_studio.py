@@ -521,6 +521,8 @@ def started(studio, api, network, dataset, artifacts) -> dict:
     dialog = confirm(studio, "Start this fine-tune?")
     shown = {key: q(dialog, f"#confirm-{key}").text for key in ("budget", "time", "price", "balance")}
     budget = q(dialog, "#confirm-budget").get_attribute("data-budget")
+    shown["seconds"] = q(dialog, "#confirm-time").get_attribute("data-seconds")
+    estimate = api.json(f"/datasets/{dataset['id']}/fine-tune-estimate")
     screenshot(studio, artifacts, "confirm-start-1280px")
     # Nothing is created before the user says yes.
     assert not [ft for ft in api.all("/fine-tunes") if ft["name"] == name]
@@ -528,14 +530,19 @@ def started(studio, api, network, dataset, artifacts) -> dict:
     creates = wait_for(lambda: network.matching("POST", r"/fine-tunes$"), 10, "the fine-tune request")
     assert creates[-1]["status"] == 200, creates[-1]
     fine_tune = next(ft for ft in api.all("/fine-tunes") if ft["name"] == name)
-    return {"fine_tune": fine_tune, "shown": shown, "budget": budget}
+    return {"fine_tune": fine_tune, "shown": shown, "budget": budget, "estimate": estimate}
 
 
 def test_starting_a_fine_tune_shows_price_balance_budget_and_time_first(studio, api, started):
     balance = api.json("/usage/balance")
     shown = started["shown"]
     assert started["budget"] == "tiny" and shown["budget"].startswith("Tiny")
-    assert "5 minutes" in shown["time"] and "this server" in shown["time"]
+    # The expected time is the server's estimate for this dataset and budget (no fine-tune has completed on this
+    # server yet, so it says it is the reference machine's).
+    seconds = started["estimate"]["budgets"]["tiny"]["expected_seconds"]
+    assert shown["seconds"] == str(seconds) and seconds > 0
+    assert shown["time"].startswith(f"about {max(1, int(seconds / 60 + 0.5))} minute") and "on this server" in shown["time"]
+    assert started["estimate"]["message"] in shown["time"] and started["estimate"]["basis"] == "reference"
     assert f"{balance['fine_tune_cost']:,} credits" in shown["price"]
     # The balance shown was the one before this fine-tune reserved its price.
     assert f"{balance['available'] + balance['fine_tune_cost']:,} credits available" in shown["balance"]

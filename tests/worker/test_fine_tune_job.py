@@ -37,3 +37,19 @@ def test_a_trainer_that_breaks_fails_the_job_clearly_and_never_charges(jobs_env:
     assert row["error"].startswith("Training failed: an internal error (RuntimeError)"), row["error"]
     assert "/srv/" not in row["error"]
     assert (row["credits_charged"], row["org_reserved"], row["org_balance"]) == (0, 0, 10 * 1_000_000)
+
+
+def test_the_trainer_gets_this_servers_measured_pace(jobs_env: JobsEnv) -> None:
+    # One earlier fine-tune that ran twice as slowly as the reference machine in every stage.
+    done = jobs_env.create_fine_tune()
+    jobs_env.update_fine_tune(done, status="completed", attempts=1, report={
+        "planned_work_s": {"ingest": 1.0, "prepare": 10.0, "adapt": 100.0, "evaluate": 50.0},
+        "timings_s": {"ingest": 2.0, "segment_transcribe": 18.0, "split_profile": 2.0, "adapt": 200.0, "evaluate": 100.0}})
+    seen = []
+
+    def trainer(request, progress, should_cancel, workdir):  # noqa: ANN001, ANN202 (a Trainer)
+        seen.append(request.pace)
+        raise RuntimeError("stop here")
+
+    run_fine_tune(jobs_env.create_fine_tune(), "test-node", trainer)
+    assert seen == [{"ingest": 2.0, "prepare": 2.0, "adapt": 2.0, "evaluate": 2.0}]

@@ -83,6 +83,24 @@ def dataset_json(ds: Any) -> dict:
     return {"id": ds.id, "name": ds.name, "description": ds.description, "created_at": iso(ds.created_at)}
 
 
+def estimate_json(dataset_id: str, e: Any) -> dict:
+    if e.pace.runs:
+        basis = f"measured on this server's last {e.pace.runs} completed fine-tune" + ("s" if e.pace.runs > 1 else "")
+    else:
+        basis = "reference figures for 2 quiet cores: no fine-tune has completed on this server yet"
+    return {
+        "dataset_id": dataset_id,
+        "audio_seconds": e.audio_seconds,
+        "budgets": {name: {"expected_seconds": seconds} for name, seconds in e.budgets.items()},
+        "basis": "measured" if e.pace.runs else "reference",
+        "measured_runs": e.pace.runs,
+        "active_fine_tunes": e.active,
+        "message": (basis if e.audio_seconds is not None else "the recordings are still being analysed; " + basis)
+                   + (f"; {e.active} fine-tune{'s' if e.active != 1 else ''} on this server now, which a new one may"
+                      " wait for" if e.active else ""),
+    }
+
+
 def dataset_file_json(f: Any) -> dict:
     return {"id": f.id, "filename": f.filename, "created_at": iso(f.created_at), "size": f.size}
 

@@ -362,6 +362,11 @@ class VoicesmithClient:
         """GET /usage/credits (admin keys): credits used per time bucket."""
         return self._json("GET", "/usage/credits", params={k: v for k, v in params.items() if v is not None})
 
+    def fine_tune_estimate(self, dataset_id: str) -> dict[str, Any]:
+        """GET /datasets/{id}/fine-tune-estimate (voicesmith): each budget's expected training time on this server,
+        measured on its recent fine-tunes. Raises NotFound from servers without it."""
+        return self._json("GET", f"/datasets/{dataset_id}/fine-tune-estimate")
+
     def credit_balance(self) -> CreditBalance:
         """GET /usage/balance (voicesmith, any key). Raises NotFound from servers without it (Cartesia, older ones)."""
         return CreditBalance.from_json(self._json("GET", "/usage/balance"))

@@ -15,6 +15,7 @@ import typer
 
 from voicesmith.client import render, speech, workflow
 from voicesmith.client.api import VoicesmithClient
+from voicesmith.client.errors import NotFound
 from voicesmith.client.cli_common import (ApiKeyOption, BaseUrlOption, connect, err, fail, handle_errors, out,
                                           print_consent_statement)
 from voicesmith.client.cli_dicts import dicts_app
@@ -101,7 +102,7 @@ def clone(
             _attach(client, running.id, output_dir or Path(f"{workflow.slug(name)}-voices"))
             return
         _consent(client, dataset.id, name, consent_clip)
-        _confirm_cost(client, ask=not yes)
+        _confirm_cost(client, ask=not yes, expected=_expected_time(client, dataset.id, budget))
         ft = client.create_fine_tune(
             dataset.id,
             name=name,
@@ -155,7 +156,19 @@ def _consent(client: VoicesmithClient, dataset_id: str, name: str, clip: Optiona
     print_consent_statement(challenge)
 
 
-def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
+def _expected_time(client: VoicesmithClient, dataset_id: str, budget: str) -> str:
+    """The server's estimate of this budget's training time, in words ("" from a server that gives none)."""
+    try:
+        estimate = client.fine_tune_estimate(dataset_id)
+    except NotFound:
+        return ""
+    seconds = estimate["budgets"].get(budget or "default", {}).get("expected_seconds")
+    if seconds is None:
+        return f"expected time: not known yet ({estimate['message']})"
+    return f"expected time: about {render.duration(seconds)} of training ({estimate['message']})"
+
+
+def _confirm_cost(client: VoicesmithClient, *, ask: bool, expected: str) -> None:
     """Refuse a fine-tune the balance cannot cover, then (unless --yes) ask before spending credits.
 
     The cost is reserved at creation and charged only if training completes. The balance may still change
@@ -167,6 +180,8 @@ def _confirm_cost(client: VoicesmithClient, *, ask: bool) -> None:
         raise fail(f"fine-tune not started: it costs {credits.fine_tune_cost:,} credits and your balance is {balance}; "
                    "add credits (`voicesmith credits add ORG AMOUNT` on the server), or delete a running fine-tune "
                    "to release its reservation")
+    if expected:
+        out.print(expected[0].upper() + expected[1:], markup=False, highlight=False)
     if not ask:
         return
     question = (f"Start the fine-tune? It costs {credits.fine_tune_cost:,} credits (charged only if training "

@@ -50,6 +50,39 @@ BUDGETS = {
 }
 
 
+# What each stage costs, in seconds on the reference machine (2 quiet cores, AVX-512; bench/bench_fine_tune.py
+# on allison_en, default budget: ingest 30 s, segment + transcribe 31 s, adapt 491 s, evaluate 221 s for 24 min of
+# audio). A server measures its own pace against these (`STAGE_WORK`), so they only need to be in proportion.
+_ANALYSIS_PER_AUDIO_S = 0.02  # ingest reuses the dataset report's analyses when there are some: a tenth of that
+_PREPARE_FIXED_S, _PREPARE_PER_AUDIO_S = 5.0, 0.018  # loading Whisper, then segmenting and transcribing
+_PER_SYNTHESIS_S = 0.75
+_PER_TRANSCRIPTION_S = 0.65
+_EVALUATE_FIXED_S, _EVALUATE_PER_UTTERANCE_S = 20.0, 16.7  # held-out sentences are longer than search ones
+
+STAGE_WORK = ("ingest", "prepare", "adapt", "evaluate")
+
+
+def planned_work(budget: Budget, audio_s: float, analysed: bool) -> dict[str, float]:
+    """Seconds each stage of a fine-tune should take on the reference machine, from the work the budget plans."""
+    b = budget
+    per_gen = b.popsize * b.sentences_per_generation
+    checks = lambda gens: (gens // max(1, b.guard_every) + 2) * b.guard_sentences  # noqa: E731
+    syntheses = (7 * 2 * b.probe_sentences + b.generations * per_gen + checks(b.generations) + 2 * b.guard_sentences
+                 + 2 * (b.variant_generations * per_gen + checks(b.variant_generations)) + 5 * b.timbre_sentences)
+    transcriptions = checks(b.generations) + 2 * b.guard_sentences + 2 * checks(b.variant_generations)
+    return {
+        "ingest": audio_s * _ANALYSIS_PER_AUDIO_S * (0.1 if analysed else 1.0),
+        "prepare": _PREPARE_FIXED_S + audio_s * _PREPARE_PER_AUDIO_S,
+        "adapt": syntheses * _PER_SYNTHESIS_S + transcriptions * _PER_TRANSCRIPTION_S,
+        "evaluate": _EVALUATE_FIXED_S + b.eval_utterances * _EVALUATE_PER_UTTERANCE_S,
+    }
+
+
+def expected_seconds(work: dict[str, float], pace: dict[str, float] | None) -> dict[str, float]:
+    """`work` at a measured pace (a stage's seconds here per reference second; 1 where none is measured)."""
+    return {stage: seconds * (pace or {}).get(stage, 1.0) for stage, seconds in work.items()}
+
+
 def budget_from_params(params: dict) -> Budget:
     name = str(params.get("budget", "default"))
     if name not in BUDGETS:

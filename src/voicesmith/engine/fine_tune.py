@@ -31,7 +31,7 @@ from voicesmith.engine.adapt import (
     Sentence,
     adapt,
 )
-from voicesmith.engine.budgets import Budget, budget_from_params
+from voicesmith.engine.budgets import BUDGETS, STAGE_WORK, Budget, budget_from_params, expected_seconds, planned_work
 from voicesmith.engine.checkpoints import load_json, save_json
 from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.style_space import StyleSpace
@@ -39,8 +39,8 @@ from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.engine.voice_profile import SpeakerProfile
 
 __all__ = [
-    "AudioFile", "Cancelled", "DatasetRejected", "FineTuneRequest", "FineTuneResult",
-    "FineTunedVoice", "ProgressUpdate", "run_fine_tune",
+    "AudioFile", "BUDGET_NAMES", "Cancelled", "DatasetRejected", "FineTuneRequest", "FineTuneResult",
+    "FineTunedVoice", "ProgressUpdate", "STAGE_WORK", "expected_training_seconds", "measured_pace", "run_fine_tune",
 ]
 
 STAGES = ("ingest", "segment", "transcribe", "adapt", "evaluate")
@@ -72,6 +72,9 @@ class FineTuneRequest:
     params: dict = field(default_factory=dict)  # {"budget": "tiny"|"default"|"max", field overrides, "seed"}
     analyses: dict[str, dict] | None = None  # per-file dataset analyses already made, by filename
     min_usable_s: float = 60.0
+    # This server's measured pace per stage (`measured_pace` of its recent runs): seconds here per second on the
+    # reference machine. It calibrates the ETA before this run has measured its own; None: the reference pace.
+    pace: dict[str, float] | None = None
 
 
 @dataclass
@@ -104,14 +107,6 @@ class FineTuneResult:
 
 # --- progress ----------------------------------------------------------------------------------
 
-# Seconds of work per unit on 2 free cores (bench/bench_fine_tune.py), used only to size each
-# stage's share of the progress bar so the ETA extrapolated from elapsed time is fair from the start.
-_COST_ANALYSIS_PER_AUDIO_S = 0.03
-_COST_PREPARE_PER_AUDIO_S = 0.06
-_COST_PER_SYNTHESIS = 0.35
-_COST_PER_TRANSCRIPTION = 0.3
-
-
 def _audio_seconds(files: list[AudioFile]) -> float:
     from voicesmith.engine.audio import AudioDecodeError, probe_audio
 
@@ -124,37 +119,47 @@ def _audio_seconds(files: list[AudioFile]) -> float:
     return total
 
 
-def _stage_spans(budget: Budget, audio_s: float, analysed: bool) -> dict[str, tuple[float, float]]:
-    """Each stage's [start, end) share of the progress bar, from the work the budget plans.
+def _stage_spans(expected: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Each stage's [start, end) share of the progress bar, in proportion to its expected time.
     Segmenting and transcribing alternate file by file, so they share one span."""
-    b = budget
-    per_gen = b.popsize * b.sentences_per_generation
-    checks = lambda gens: (gens // max(1, b.guard_every) + 2) * b.guard_sentences  # noqa: E731
-    adapt_syn = (7 * 2 * b.probe_sentences + b.generations * per_gen + checks(b.generations) + 2 * b.guard_sentences
-                 + 2 * (b.variant_generations * per_gen + checks(b.variant_generations)) + 5 * b.timbre_sentences)
-    guard_asr = checks(b.generations) + 2 * b.guard_sentences + 2 * checks(b.variant_generations)
-    cost = {
-        "ingest": audio_s * (0.1 * _COST_ANALYSIS_PER_AUDIO_S if analysed else _COST_ANALYSIS_PER_AUDIO_S),
-        "prepare": audio_s * _COST_PREPARE_PER_AUDIO_S,
-        "adapt": adapt_syn * _COST_PER_SYNTHESIS + guard_asr * _COST_PER_TRANSCRIPTION,
-        "evaluate": b.eval_utterances * (10 * _COST_PER_SYNTHESIS + 6 * _COST_PER_TRANSCRIPTION),
-    }
-    total = sum(cost.values()) or 1.0
+    total = sum(expected.values()) or 1.0
     spans, at = {}, 0.0
-    for stage in ("ingest", "prepare", "adapt", "evaluate"):
-        spans[stage] = (at, at + cost[stage] / total)
+    for stage in STAGE_WORK:
+        spans[stage] = (at, at + expected[stage] / total)
         at = spans[stage][1]
     spans["segment"] = spans["transcribe"] = spans.pop("prepare")
     return spans
 
 
+BUDGET_NAMES = tuple(BUDGETS)
+
+
+def expected_training_seconds(budget_name: str, audio_s: float, pace: dict[str, float] | None) -> float:
+    """A fine-tune's expected time (ingest to report) on `audio_s` of analysed recordings at `pace`."""
+    return sum(expected_seconds(planned_work(BUDGETS[budget_name], audio_s, analysed=True), pace).values())
+
+
+def measured_pace(report: dict) -> dict[str, float] | None:
+    """A completed run's pace per stage: its seconds per reference second of planned work (None: not measurable,
+    e.g. a report from before the plan was recorded)."""
+    work, took = report.get("planned_work_s"), report.get("timings_s")
+    if not isinstance(work, dict) or not isinstance(took, dict):
+        return None
+    seconds = {"ingest": took.get("ingest"), "adapt": took.get("adapt"), "evaluate": took.get("evaluate"),
+               "prepare": (took.get("segment_transcribe") or 0.0) + (took.get("split_profile") or 0.0)}
+    pace = {stage: seconds[stage] / work[stage] for stage in STAGE_WORK
+            if isinstance(seconds[stage], (int, float)) and isinstance(work.get(stage), (int, float)) and work[stage] > 0}
+    return pace or None
+
+
 class _Progress:
     def __init__(
         self, report: Callable[[ProgressUpdate], None], should_cancel: Callable[[], bool],
-        spans: dict[str, tuple[float, float]],
+        expected: dict[str, float],
     ) -> None:
         self._report = report
-        self._spans = spans
+        self._spans = _stage_spans(expected)
+        self._expected_total = sum(expected.values())
         self._should_cancel = should_cancel
         self._t0 = time.monotonic()
         self._last = 0.0
@@ -168,11 +173,19 @@ class _Progress:
         self._last = overall
         if self._first is None:
             self._first, self._t0 = overall, time.monotonic()
+        self._report(ProgressUpdate(stage, round(overall, 4), self._eta(overall), message))
+
+    def _eta(self, overall: float) -> float | None:
+        # The plan at the measured pace until this run has measured its own on enough of the work, then its own:
+        # the bar is in proportion to expected time, so its pace so far extrapolates to the rest.
+        planned = self._expected_total * (1 - overall)
         elapsed = time.monotonic() - self._t0
         done = overall - self._first
-        # Extrapolate this run's own pace; no estimate until it has been measured on some work.
-        eta = elapsed * (1 - overall) / done if done > 0.02 and elapsed > 5 else None
-        self._report(ProgressUpdate(stage, round(overall, 4), None if eta is None else round(eta, 1), message))
+        if done <= 0.02 or elapsed <= 5:
+            return round(planned, 1) if self._expected_total > 0 else None
+        own = elapsed * (1 - overall) / done
+        trust = min(1.0, done / 0.3)
+        return round(trust * own + (1 - trust) * planned, 1)
 
     def stage(self, stage: str) -> Callable[[float, str], None]:
         return lambda fraction, message: self(stage, fraction, message)
@@ -468,7 +481,8 @@ def run_fine_tune(
     workdir.mkdir(parents=True, exist_ok=True)
     budget = budget_from_params(request.params)
     seed = int(request.params.get("seed", 0))
-    tracker = _Progress(progress, should_cancel, _stage_spans(budget, _audio_seconds(request.files), bool(request.analyses)))
+    work = planned_work(budget, _audio_seconds(request.files), bool(request.analyses))
+    tracker = _Progress(progress, should_cancel, expected_seconds(work, request.pace))
     t0 = time.monotonic()
     timings: dict[str, float] = {}
 
@@ -497,6 +511,7 @@ def run_fine_tune(
     result.report["budget"] = asdict(budget)
     result.report["threads"] = workers
     result.report["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
+    result.report["planned_work_s"] = {k: round(v, 2) for k, v in work.items()}
     result.report["train_utterances"] = len(data.train)
     result.report["held_out_total"] = len(data.held)
     result.report["source_rate_hz"] = source_rate

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voicesmith.config import get_settings
-from voicesmith.service import checkpoints, dataset_analysis, training
+from voicesmith.service import checkpoints, dataset_analysis, estimates, training
 from voicesmith.service.errors import in_words
 from voicesmith.worker.trainer import (AudioFile, Cancelled, DatasetRejected, FineTuneRequest, FineTuneResult,
                                       ProgressUpdate, Trainer)
@@ -118,6 +118,7 @@ def _engine_request(claim: training.Claim, audio: list[dataset_analysis.AudioEnt
         # The dataset report's per-file analyses, so ingest does not analyse every file again.
         analyses={a.filename: a.analysis for a in audio if a.analysis is not None},
         min_usable_s=get_settings().min_usable_speech_s,
+        pace=estimates.server_pace().per_stage,
     )
 
 

@@ -12,11 +12,11 @@ from voicesmith.api.errors import ApiError
 from voicesmith.api.pagination import envelope, page_params
 from voicesmith.api.routing import SlashRouter
 from voicesmith.api.schemas import (ConsentChallengeCreate, DatasetCreate, DatasetUpdate, consent_attempt_json,
-                                    consent_challenge_json, dataset_file_json, dataset_json, iso)
+                                    consent_challenge_json, dataset_file_json, dataset_json, estimate_json, iso)
 from voicesmith.api.uploads import UploadDisconnected, parse_streaming
 from voicesmith.api.versions import api_version
 from voicesmith.config import get_settings
-from voicesmith.service import consent, datasets
+from voicesmith.service import consent, datasets, estimates
 from voicesmith.service.pagination import PageRequest
 from voicesmith.store.blobs import BlobTooLarge
 
@@ -120,6 +120,12 @@ def dataset_report(dataset_id: str, principal: Principal = Depends(api_key_princ
     report = datasets.report(principal.org_id, dataset_id)
     report["updated_at"] = iso(report["updated_at"])
     return report
+
+
+@router.get("/{dataset_id}/fine-tune-estimate", summary="Expected training time of each budget on this server "
+            "(voicesmith extension)")
+def fine_tune_estimate(dataset_id: str, principal: Principal = Depends(api_key_principal)) -> dict:
+    return estimate_json(dataset_id, estimates.for_dataset(principal.org_id, dataset_id))
 
 
 # Consent (voicesmith extension, docs/consent.md) --------------------------------------------------

@@ -6,12 +6,12 @@ import { renderAB, renderFineTuneSummary, renderLikeness, voiceFigures } from ".
 import { $, badge, clear, confirmAction, el, formatDuration, guarded, newestFirst, setProgress, showError } from "./ui.js";
 import { consentBadge, loadVoices, playButton, tryButton } from "./voices.js";
 
-// What each budget costs in time, measured with bench/bench_fine_tune.py on a quiet 2-core machine
-// (docs/benchmarks.md: tiny 304 s from upload to completed, default 13-14 min); a busy machine takes longer.
+// What each budget is for; its expected time comes from the server, measured on its own fine-tunes
+// (GET /datasets/{id}/fine-tune-estimate).
 export const BUDGETS = {
-  tiny: { label: "Tiny", time: "about 5 minutes", what: "to try the workflow; the voices are rougher" },
-  default: { label: "Default", time: "about 15 minutes", what: "the closest voices for most recordings" },
-  max: { label: "Max", time: "45 minutes or more", what: "the longest search, for long recordings" },
+  tiny: { label: "Tiny", what: "to try the workflow; the voices are rougher" },
+  default: { label: "Default", what: "the closest voices for most recordings" },
+  max: { label: "Max", what: "the longest search, for long recordings" },
 };
 
 const POLL_MS = 1000;
@@ -177,8 +177,16 @@ async function cancelSelected() {
 }
 
 // Before anything is reserved: the price, the balance, the budget and its expected time, then a confirmation.
+function expectedTime(estimate, budget) {
+  const seconds = estimate.budgets[budget]?.expected_seconds;
+  if (!Number.isFinite(seconds)) return `not known yet: ${estimate.message}`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return `about ${minutes} minute${minutes === 1 ? "" : "s"} of training on this server (${estimate.message})`;
+}
+
 async function confirmStart(body) {
-  const balance = await request("GET", "/usage/balance");
+  const [balance, estimate] = await Promise.all([request("GET", "/usage/balance"),
+    request("GET", `/datasets/${encodeURIComponent(body.dataset)}/fine-tune-estimate`)]);
   const budget = BUDGETS[body.budget] || BUDGETS.default;
   const dataset = currentDatasets().find((d) => d.id === body.dataset);
   const enough = balance.available >= balance.fine_tune_cost;
@@ -187,7 +195,7 @@ async function confirmStart(body) {
     el("dt", { text: "Voice name" }), el("dd", { text: body.name }),
     el("dt", { text: "Dataset" }), el("dd", { text: dataset ? dataset.name : body.dataset }),
     el("dt", { text: "Budget" }), el("dd", { id: "confirm-budget", dataset: { budget: body.budget }, text: `${budget.label}: ${budget.what}` }),
-    el("dt", { text: "Expected time" }), el("dd", { id: "confirm-time", text: `${budget.time} on this server (2 cores; longer while it is busy)` }),
+    el("dt", { text: "Expected time" }), el("dd", { id: "confirm-time", dataset: { seconds: String(estimate.budgets[body.budget]?.expected_seconds ?? "") }, text: expectedTime(estimate, body.budget) }),
     el("dt", { text: "Price" }), el("dd", { id: "confirm-price", text: `${credits(balance.fine_tune_cost)}, reserved now, charged only if it completes` }),
     el("dt", { text: "Your balance" }), el("dd", { id: "confirm-balance", text: `${credits(balance.available)} available` + (balance.reserved ? ` (${credits(balance.reserved)} reserved by running fine-tunes)` : "") }));
   if (!enough) {
