@@ -61,3 +61,31 @@ def test_resolve_respects_ownership(store_env, org):
     voices.delete(org, vid)
     with pytest.raises(NotFound):
         voices.resolve(org, vid)
+
+
+def test_a_voice_whose_row_does_not_commit_leaves_no_blobs(store_env, org, monkeypatch):
+    from contextlib import contextmanager
+
+    from voicesmith.engine.voice import VoiceArtifact
+    from voicesmith.service import voices
+    from voicesmith.store import db
+    from voicesmith.store.blobs import get_blob_store
+
+    @contextmanager
+    def failing_commit():  # the database refuses the transaction at commit (disk full, lost connection...)
+        with db.session_scope() as session:
+            yield session
+            session.flush()
+            raise RuntimeError("commit failed")
+
+    artifact = VoiceArtifact(np.random.default_rng(0).normal(size=(510, 256)).astype(np.float32))
+    fields = dict(voice_id="0b0b0b0b-0000-4000-8000-000000000000", org_id=org, kind="clone", name="n",
+                  description="d", language="en", artifact=artifact, preview_wav=b"RIFF-preview")
+    monkeypatch.setattr(voices, "session_scope", failing_commit)
+    with pytest.raises(RuntimeError):
+        voices.add_voice(**fields)
+    assert get_blob_store().list_keys("voices/") == [] and get_blob_store().list_keys("voice_previews/") == []
+    monkeypatch.undo()
+    voice = voices.add_voice(**fields)  # the same voice stores cleanly once the database takes it
+    assert get_blob_store().exists(voice.artifact_key) and get_blob_store().exists(voice.preview_key)
+    assert voices.resolve(org, voice.id).kind == "clone"

@@ -15,7 +15,6 @@ from voicesmith.service import consent, voices
 from voicesmith.service.errors import InvalidRequest
 from voicesmith.service.ids import new_uuid
 from voicesmith.service.languages import validate_language
-from voicesmith.store.db import session_scope
 from voicesmith.store.models import Voice
 
 CLONE_WINDOW_S = 30.0  # seconds of a clone clip that are used
@@ -69,13 +68,10 @@ def clone_voice(org_id: str, request: CloneRequest) -> Voice:
         raise InvalidRequest(f"This clip cannot be cloned: {exc}. Send 5-30 s of one person speaking.",
                              error_code="unclonable_clip") from None
     description = request.description or f"Instant clone of {request.filename}."
-    with session_scope() as session:
-        voice = voices.store_voice(
-            session, voice_id=new_uuid(), org_id=org_id, kind="clone", name=request.name, description=description,
-            language=request.language, artifact=artifact, accent=request.accent, consent=verdict.consent,
-            consent_attempt_id=verdict.attempt_id, created_by_key_id=request.api_key_id,
-            source_clip={"filename": request.filename[:500], "sha256": hashlib.sha256(request.clip).hexdigest(),
-                         "seconds": round(len(audio) / rate, 2)},
-        )
-        session.flush()  # fills created_at before the session closes
-    return voice
+    return voices.add_voice(
+        voice_id=new_uuid(), org_id=org_id, kind="clone", name=request.name, description=description,
+        language=request.language, artifact=artifact, accent=request.accent, consent=verdict.consent,
+        consent_attempt_id=verdict.attempt_id, created_by_key_id=request.api_key_id,
+        source_clip={"filename": request.filename[:500], "sha256": hashlib.sha256(request.clip).hexdigest(),
+                     "seconds": round(len(audio) / rate, 2)},
+    )

@@ -116,14 +116,10 @@ def localize_voice(org_id: str, request: LocalizeRequest) -> Voice:
     artifact = source.artifact.with_prosody_of(donor.artifact if donor else source.artifact,
                                                {**source.artifact.meta, "localized_from": origin})
     description = request.description or f"{source.name}, localized to {target.name}."
-    with session_scope() as session:
-        voice = voices.store_voice(
-            session, voice_id=new_uuid(), org_id=org_id, kind="localized", name=request.name,
-            description=description, language=target.language, artifact=artifact, gender=gender, accent=target.id,
-            consent=inherited["consent"], consent_attempt_id=inherited["consent_attempt_id"],
-            source_dataset_id=inherited["source_dataset_id"], created_by_key_id=request.api_key_id,
-            source_clip={**(inherited["source_clip"] or {}), "localized_from": origin},
-        )
-        voice.tagline = request.tagline or ""
-        session.flush()
-    return voice
+    return voices.add_voice(
+        voice_id=new_uuid(), org_id=org_id, kind="localized", name=request.name,
+        description=description, language=target.language, artifact=artifact, gender=gender, accent=target.id,
+        consent=inherited["consent"], consent_attempt_id=inherited["consent_attempt_id"],
+        source_dataset_id=inherited["source_dataset_id"], created_by_key_id=request.api_key_id,
+        source_clip={**(inherited["source_clip"] or {}), "localized_from": origin}, tagline=request.tagline or "",
+    )

@@ -227,14 +227,11 @@ def import_voice(org_id: str, data: bytes, filename: str, *, name: str | None = 
         raise ConsentRequired("This server requires consent it has checked itself, and a voice file's consent is "
                               "only what another server recorded (the file is not signed): clone or fine-tune the "
                               "voice here, with the speaker's spoken consent (docs/consent.md).")
-    with session_scope() as session:
-        # The file's consent is a claim this server cannot check: the voice is unverified here, the claim kept
-        # under provenance.clip.import.consent.
-        voice = voices.store_voice(
-            session, voice_id=new_uuid(), org_id=org_id, kind=IMPORTED_KIND, name=new_name, description=description,
-            language=language, artifact=parsed.artifact, gender=gender, accent=accent, consent="unverified",
-            created_by_key_id=api_key_id, preview_wav=parsed.preview_wav,
-            source_clip={"filename": filename[:500], "sha256": hashlib.sha256(data).hexdigest(), "import": imported},
-        )
-        session.flush()
-    return voice
+    # The file's consent is a claim this server cannot check: the voice is unverified here, the claim kept under
+    # provenance.clip.import.consent.
+    return voices.add_voice(
+        voice_id=new_uuid(), org_id=org_id, kind=IMPORTED_KIND, name=new_name, description=description,
+        language=language, artifact=parsed.artifact, gender=gender, accent=accent, consent="unverified",
+        created_by_key_id=api_key_id, preview_wav=parsed.preview_wav,
+        source_clip={"filename": filename[:500], "sha256": hashlib.sha256(data).hexdigest(), "import": imported},
+    )

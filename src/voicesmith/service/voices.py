@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -252,10 +253,11 @@ def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: st
                 accent: str | None = None, is_public: bool = False, preview_wav: bytes | None = None,
                 created_at: datetime | None = None, consent: str | None = None,
                 consent_attempt_id: str | None = None, source_dataset_id: str | None = None,
-                source_clip: dict | None = None, created_by_key_id: str | None = None) -> Voice:
+                source_clip: dict | None = None, created_by_key_id: str | None = None, tagline: str = "") -> Voice:
     """Write an artifact (and its preview) to the blob store and add its voice row.
 
-    The caller commits; if that commit fails it calls delete_blobs(voice), so no blob outlives its row.
+    The caller commits; if that commit fails it calls delete_blobs(voice), so no blob outlives its row
+    (`add_voice` does both for a voice stored on its own).
     `consent` and the rest are the voice's provenance (service/consent.py); `consent` defaults to
     "stock" for stock voices and "unverified" otherwise.
     """
@@ -265,16 +267,35 @@ def store_voice(session: Session, *, voice_id: str, org_id: str | None, kind: st
     preview_key = None
     if preview_wav:
         preview_key = f"voice_previews/{voice_id}.wav"
-        store.put_bytes(preview_key, preview_wav)
+        try:
+            store.put_bytes(preview_key, preview_wav)
+        except BaseException:
+            store.delete(key)
+            raise
     voice = Voice(id=voice_id, org_id=org_id, fine_tune_id=fine_tune_id, kind=kind, name=name,
                   description=description, language=language, gender=normalise_gender(gender), accent=accent,
                   is_public=is_public, engine_model=artifact.engine_model, artifact_key=key,
                   preview_key=preview_key, created_at=created_at or utcnow(),
                   consent=consent or ("stock" if kind == "stock" else "unverified"),
                   consent_attempt_id=consent_attempt_id, source_dataset_id=source_dataset_id,
-                  source_clip=source_clip, created_by_key_id=created_by_key_id)
+                  source_clip=source_clip, created_by_key_id=created_by_key_id, tagline=tagline)
     session.add(voice)
     return voice
+
+
+def add_voice(**fields: Any) -> Voice:
+    """Store one voice (`store_voice`'s fields) in a transaction of its own; if its row does not commit, its
+    blobs are removed again."""
+    voice = None
+    try:
+        with session_scope() as session:
+            voice = store_voice(session, **fields)
+            session.flush()  # fills created_at before the session closes
+        return voice
+    except BaseException:
+        if voice is not None:
+            delete_blobs(voice)
+        raise
 
 
 def delete_blobs(voice: Voice) -> None:
