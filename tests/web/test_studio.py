@@ -515,6 +515,9 @@ def started(studio, api, network, dataset, artifacts) -> dict:
     name = f"studio voice {uuid.uuid4().hex[:6]}"
     q(studio, "#ft-name").send_keys(name)
     wait_for(lambda: q(studio, "#ft-dataset").get_attribute("value") == dataset["id"], 10, "the dataset offered")
+    tiny_option = q(studio, "#ft-budget option[value=tiny]")
+    wait_for(lambda: "minute" in tiny_option.text, 10, "the budget choices labelled with their expected times")
+    option_text = tiny_option.text
     studio.execute_script("const s = document.getElementById('ft-budget'); s.value = 'tiny';"
                           "s.dispatchEvent(new Event('change', {bubbles: true}))")
     click(studio, q(studio, "#fine-tune-form button[type=submit]"))
@@ -530,7 +533,7 @@ def started(studio, api, network, dataset, artifacts) -> dict:
     creates = wait_for(lambda: network.matching("POST", r"/fine-tunes$"), 10, "the fine-tune request")
     assert creates[-1]["status"] == 200, creates[-1]
     fine_tune = next(ft for ft in api.all("/fine-tunes") if ft["name"] == name)
-    return {"fine_tune": fine_tune, "shown": shown, "budget": budget, "estimate": estimate}
+    return {"fine_tune": fine_tune, "shown": shown, "budget": budget, "estimate": estimate, "option": option_text}
 
 
 def test_starting_a_fine_tune_shows_price_balance_budget_and_time_first(studio, api, started):
@@ -543,6 +546,7 @@ def test_starting_a_fine_tune_shows_price_balance_budget_and_time_first(studio, 
     assert shown["seconds"] == str(seconds) and seconds > 0
     assert shown["time"].startswith(f"about {max(1, int(seconds / 60 + 0.5))} minute") and "on this server" in shown["time"]
     assert started["estimate"]["message"] in shown["time"] and started["estimate"]["basis"] == "reference"
+    assert started["option"] == f"Tiny · about {max(1, int(seconds / 60 + 0.5))} minutes"  # the choice said it too
     assert f"{balance['fine_tune_cost']:,} credits" in shown["price"]
     # The balance shown was the one before this fine-tune reserved its price.
     assert f"{balance['available'] + balance['fine_tune_cost']:,} credits available" in shown["balance"]

@@ -177,16 +177,36 @@ async function cancelSelected() {
 }
 
 // Before anything is reserved: the price, the balance, the budget and its expected time, then a confirmation.
+function aboutMinutes(seconds) {
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return `about ${minutes} minute${minutes === 1 ? "" : "s"}`;
+}
+
 function expectedTime(estimate, budget) {
   const seconds = estimate.budgets[budget]?.expected_seconds;
   if (!Number.isFinite(seconds)) return `not known yet: ${estimate.message}`;
-  const minutes = Math.max(1, Math.round(seconds / 60));
-  return `about ${minutes} minute${minutes === 1 ? "" : "s"} of training on this server (${estimate.message})`;
+  return `${aboutMinutes(seconds)} of training on this server (${estimate.message})`;
+}
+
+const fetchEstimate = (datasetId) => request("GET", `/datasets/${encodeURIComponent(datasetId)}/fine-tune-estimate`);
+
+// The budget choices say how long each takes on this dataset here; plain names until that is known.
+async function labelBudgets() {
+  const datasetId = $("#ft-dataset").value;
+  let estimate = null;
+  if (datasetId) {
+    try { estimate = await fetchEstimate(datasetId); } catch { estimate = null; }
+  }
+  if ($("#ft-dataset").value !== datasetId) return; // another dataset was chosen meanwhile
+  for (const option of $("#ft-budget").options) {
+    const seconds = estimate?.budgets[option.value]?.expected_seconds;
+    const label = BUDGETS[option.value].label;
+    option.textContent = Number.isFinite(seconds) ? `${label} · ${aboutMinutes(seconds)}` : label;
+  }
 }
 
 async function confirmStart(body) {
-  const [balance, estimate] = await Promise.all([request("GET", "/usage/balance"),
-    request("GET", `/datasets/${encodeURIComponent(body.dataset)}/fine-tune-estimate`)]);
+  const [balance, estimate] = await Promise.all([request("GET", "/usage/balance"), fetchEstimate(body.dataset)]);
   const budget = BUDGETS[body.budget] || BUDGETS.default;
   const dataset = currentDatasets().find((d) => d.id === body.dataset);
   const enough = balance.available >= balance.fine_tune_cost;
@@ -210,13 +230,17 @@ function fillDatasetChoices() {
   const previous = select.value || selectedDatasetId();
   clear(select, ...currentDatasets().map((d) => el("option", { value: d.id, text: d.name })));
   if (previous) select.value = previous;
+  labelBudgets();
 }
 
 export function initFineTunes(onError) {
   $("#fine-tune-select").addEventListener("change", (e) => selectFineTune(e.target.value).catch(onError));
   $("#ft-cancel").addEventListener("click", () => guarded("Cancelling", cancelSelected));
   document.addEventListener("datasets-changed", fillDatasetChoices);
-  document.addEventListener("dataset-selected", (e) => { $("#ft-dataset").value = e.detail; });
+  document.addEventListener("dataset-selected", (e) => { $("#ft-dataset").value = e.detail; labelBudgets(); });
+  $("#ft-dataset").addEventListener("change", labelBudgets);
+  // The dataset may have been analysed (or a fine-tune finished, changing the pace) since the labels were made.
+  window.addEventListener("hashchange", () => { if (window.location.hash === "#fine-tunes") labelBudgets(); });
   $("#fine-tune-form").addEventListener("submit", (event) => {
     event.preventDefault();
     guarded("Starting the fine-tune", async () => {
