@@ -85,9 +85,9 @@ def test_held_out_set_measures_the_likeness_ceiling_on_training_recordings_or_on
     clips = [load_audio(speech_data / r["path"], 24000)[0] for r in rows]
     texts = [r["text"] for r in rows]
 
-    def held_out(train_clips):  # Italian: no speech recogniser runs; the embeddings are not under test
-        return HeldOutSet.from_recordings(clips[:6], 24000, texts[:6], texts[:6], np.zeros(256, np.float32), 16000,
-                                          "it", embeddings=np.zeros((6, 256), np.float32), train_clips=train_clips)
+    def held_out(train_clips, n=6):  # Italian: no speech recogniser runs; the embeddings are not under test
+        return HeldOutSet.from_recordings(clips[:n], 24000, texts[:n], texts[:n], np.zeros(256, np.float32), 16000,
+                                          "it", embeddings=np.zeros((n, 256), np.float32), train_clips=train_clips)
 
     with_training = held_out(clips[6:])
     assert "training" in with_training.likeness_ceiling_what
@@ -97,6 +97,8 @@ def test_held_out_set_measures_the_likeness_ceiling_on_training_recordings_or_on
     halves = held_out([])
     assert "half" in halves.likeness_ceiling_what and halves.train_quality is None
     assert all(0 < v < 10 for v in halves.likeness_ceiling.values()), halves.likeness_ceiling
+    alone = held_out([], n=1)  # nothing to compare one recording with: no ceiling, so no distance is reported
+    assert alone.likeness_ceiling == {} and alone.real_features.quality is not None
 
 
 @pytest.fixture(scope="module")

@@ -104,9 +104,11 @@ class HeldOutSet:
             reference = likeness.features([to_band(c, sr, source_rate) for c in train_clips], stats.rate)
             ceiling, what = likeness.distances(reference, real), "held-out real recordings vs training real recordings"
             train_quality = reference.quality
-        else:  # no training recordings given: the speaker's held-out halves against each other
+        elif len(band) >= 2:  # no training recordings given: the speaker's held-out halves against each other
             halves = [likeness.features(h, stats.rate, quality=False) for h in likeness.split_halves(band)]
             ceiling, what = likeness.distances(*halves), "one half of the held-out real recordings vs the other"
+        else:  # one held-out recording and nothing to compare it with: no ceiling, no likeness distances
+            ceiling, what = {}, "no second real recording to compare with"
         return cls(list(texts), list(phonemes), stats, np.asarray(train_centroid, np.float32), source_rate, language,
                    real_wer, [np.asarray(c, np.float32) for c in clips], int(sr), real, ceiling, what, train_quality)
 
@@ -242,7 +244,7 @@ def build_report(
         "voices": [{"key": key, "name": name, **entry(ev)} for key, name, ev in voices],
         "similarity_measure": "mean Resemblyzer cosine of each held-out clip to the held-out real recordings' centroid",
         # The search maximises Resemblyzer similarity (`similarity`, `gap_closed`); `likeness` checks it
-        # with measures it does not optimise (see engine.likeness for what each compares).
+        # with measures it does not optimise directly (`in_search` says what the search does with each).
         "optimised": "resemblyzer",
         "likeness": {
             **{m: {"what": likeness.WHAT[m], "in_search": likeness.IN_SEARCH[m],
