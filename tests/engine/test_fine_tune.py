@@ -150,6 +150,18 @@ def test_report_is_json_with_previews_and_speaker_figures(run):
     assert report["speaker"]["f0_median_hz"] > 120  # a female voice
     for v in report["voices"]:
         assert v["f0_median_hz"] > 0 and v["rate_phones_per_s"] > 0
+    # Likeness beside the optimised Resemblyzer figure: measures the search does not optimise, each with
+    # a floor from the stock voices and a ceiling from the speaker's own training recordings.
+    assert report["optimised"] == "resemblyzer"
+    for m in ("mfcc_frechet", "ltas_db", "f0_semitones"):
+        floor, ceiling = report["likeness"][m]["floor"]["value"], report["likeness"][m]["ceiling"]["value"]
+        assert 0 < ceiling < floor, (m, report["likeness"][m])
+        assert "training" in report["likeness"][m]["ceiling"]["what"]
+        for v in report["voices"]:
+            assert v["likeness"][m]["value"] > 0 and v["likeness"][m]["gap_closed"] is not None
+    quality = report["likeness"]["quality_dnsmos"]
+    assert all(1 < q < 5 for q in [quality["stock_mean"], quality["real_held_out"], quality["real_training"]])
+    assert all(1 < v["likeness"]["quality_dnsmos"]["value"] < 5 for v in report["voices"])
     for voice in run.result.voices:
         assert len(voice.previews) == 2
         for text, wav in voice.previews:

@@ -48,7 +48,8 @@ def test_fine_tune_report_view_shows_every_figure(page, tmp_path):
 
     # Only what build_report reads from the held-out set (a real one needs recordings and a model).
     held = SimpleNamespace(texts=["one", "two", "three", "four", "five"], ceiling=0.9, source_rate=16000,
-                           language="en", real_wer=0.04, stats=SimpleNamespace(f0_median_hz=201.0, rate_pps=12.0))
+                           language="en", real_wer=0.04, stats=SimpleNamespace(f0_median_hz=201.0, rate_pps=12.0),
+                           likeness_ceiling={}, likeness_ceiling_what="", real_features=None, train_quality=None)
     names = ["Closest match", "Most stable", "Brighter", "Calmer"]
     sims = [0.85, 0.8, 0.82, 0.78]
     report = evaluate.build_report(

@@ -10,6 +10,9 @@ For every voice, on the held-out utterances' transcripts (all at the dataset's s
   held-out recordings on the same transcripts (English only: tiny.en knows no other language, and
   its errors on other languages would be noise, so those fields are null with a note);
 - median F0 and speaking rate of the voice beside the speaker's;
+- likeness by measures the search does not optimise (`engine.likeness`: MFCC statistics, long-term
+  spectrum, F0 distribution, predicted quality), each distance with its own floor (the best stock
+  voice on it) and ceiling (real held-out recordings vs real training recordings);
 - preview clips (wav bytes, returned beside the JSON report): every voice speaks the same held-out
   sentences (`HeldOutSet.sample_indices`), and `HeldOutSet.real_samples` gives the real recordings of
   them, so a listener can compare the speaker and each voice on the same words.
@@ -25,10 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import soundfile as sf
 
-from voicesmith.engine import transcribe
+from voicesmith.engine import likeness, transcribe
 from voicesmith.engine.rendering import Renderer
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.engine.voice_profile import VoiceStats, comparison_rate, measure
+from voicesmith.engine.voice_profile import VoiceStats, comparison_rate, measure, to_band
 
 PREVIEW_COUNT = 2
 
@@ -46,6 +49,11 @@ class HeldOutSet:
     real_wer: float | None  # Whisper on the real recordings vs the transcripts (None: no ASR)
     clips: list[np.ndarray] = field(default_factory=list)  # the real recordings, at clip_rate
     clip_rate: int = 0
+    real_features: likeness.Features | None = None  # of the real recordings, for the likeness measures
+    # The real speaker against themself on each likeness distance, and how that was measured.
+    likeness_ceiling: dict[str, float] = field(default_factory=dict)
+    likeness_ceiling_what: str = ""
+    train_quality: float | None = None  # DNSMOS OVRL of the training recordings measured for the ceiling
 
     def sample_indices(self, count: int) -> list[int]:
         """The held-out sentences the previews speak: the shortest real recordings of three words or
@@ -82,13 +90,27 @@ class HeldOutSet:
         source_rate: int,
         language: str,
         embeddings: np.ndarray | None = None,
+        train_clips: Sequence[np.ndarray] = (),
     ) -> "HeldOutSet":
+        """`train_clips` (at `sr`): some real training recordings, the likeness measures' ceiling."""
         stats = measure(clips, sr, phonemes, source_rate, embeddings=embeddings)
         real_wer = None
         if language in transcribe.ASR_LANGUAGES:
             real_wer = _wer(_transcribe(clips, sr), texts)
+        band = [to_band(c, sr, source_rate) for c in clips]
+        real = likeness.features(band, stats.rate)
+        train_quality = None
+        if len(train_clips):
+            reference = likeness.features([to_band(c, sr, source_rate) for c in train_clips], stats.rate)
+            ceiling, what = likeness.distances(reference, real), "held-out real recordings vs training real recordings"
+            train_quality = reference.quality
+        elif len(band) >= 2:  # no training recordings given: the speaker's held-out halves against each other
+            halves = [likeness.features(h, stats.rate, quality=False) for h in likeness.split_halves(band)]
+            ceiling, what = likeness.distances(*halves), "one half of the held-out real recordings vs the other"
+        else:  # one held-out recording and nothing to compare it with: no ceiling, no likeness distances
+            ceiling, what = {}, "no second real recording to compare with"
         return cls(list(texts), list(phonemes), stats, np.asarray(train_centroid, np.float32), source_rate, language,
-                   real_wer, [np.asarray(c, np.float32) for c in clips], int(sr))
+                   real_wer, [np.asarray(c, np.float32) for c in clips], int(sr), real, ceiling, what, train_quality)
 
 
 def _transcribe(clips: Sequence[np.ndarray], sr: int) -> list[str]:
@@ -117,6 +139,8 @@ class VoiceEvaluation:
     f0_median_hz: float
     rate_pps: float
     previews: list[tuple[str, bytes]] = field(default_factory=list)  # (text, wav bytes)
+    distances: dict[str, float] = field(default_factory=dict)  # each `likeness.DISTANCES` to the real held-out clips
+    quality: float | None = None  # DNSMOS OVRL
 
 
 def speak_held_out(voice: VoiceArtifact, held: HeldOutSet, renderer: Renderer, should_cancel=None) -> list[np.ndarray]:
@@ -137,6 +161,8 @@ def evaluate_voice(
     sr = renderer.sample_rate
     stats = measure(clips, sr, held.phonemes, held.source_rate)
     sims = stats.similarities(held.centroid)
+    found = likeness.features([to_band(c, sr, held.source_rate) for c in clips], stats.rate)
+    distances = likeness.distances(found, held.real_features) if held.real_features is not None else {}
     wer_value = None
     if with_wer and held.real_wer is not None:
         wer_value = _wer(_transcribe(clips, sr), held.texts)
@@ -149,6 +175,8 @@ def evaluate_voice(
         f0_median_hz=stats.f0_median_hz,
         rate_pps=stats.rate_pps,
         previews=[(held.texts[i], wav_bytes(clips[i], sr)) for i in chosen],
+        distances=distances,
+        quality=found.quality,
     )
 
 
@@ -173,15 +201,30 @@ def build_report(
     floor_key = max(stock, key=lambda k: stock[k].similarity)
     floor = stock[floor_key].similarity
     ceiling = held.ceiling
+    # Each likeness distance has its own floor: the stock voice closest to the speaker on it.
+    measured = [m for m in likeness.DISTANCES if m in held.likeness_ceiling and all(m in ev.distances for ev in stock.values())]
+    floors = {m: min(stock, key=lambda k: _finite_or_inf(stock[k].distances[m])) for m in measured}
 
     def entry(ev: VoiceEvaluation) -> dict:
+        found = {
+            m: {"value": _num(ev.distances[m], 3),
+                "gap_closed": _num(likeness.fraction(ev.distances[m], stock[floors[m]].distances[m],
+                                                     held.likeness_ceiling[m]), 3)}
+            for m in measured if m in ev.distances
+        }
+        if ev.quality is not None:
+            found[likeness.QUALITY] = {"value": _num(ev.quality, 2)}
         return {
             "similarity": _num(ev.similarity),
             "gap_closed": _num(gap_closed(ev.similarity, floor, ceiling), 3),
             "wer": _num(ev.wer, 3),
             "f0_median_hz": _num(ev.f0_median_hz, 1),
             "rate_phones_per_s": _num(ev.rate_pps, 2),
+            "likeness": found,
         }
+
+    stock_quality = [ev.quality for ev in stock.values() if ev.quality is not None]
+    real_quality = held.real_features.quality if held.real_features is not None else None
 
     return {
         "held_out_utterances": len(held.texts),
@@ -200,4 +243,22 @@ def build_report(
         f"no speech recogniser for '{held.language}' (Whisper tiny.en is English-only): WER not measured",
         "voices": [{"key": key, "name": name, **entry(ev)} for key, name, ev in voices],
         "similarity_measure": "mean Resemblyzer cosine of each held-out clip to the held-out real recordings' centroid",
+        # The search maximises Resemblyzer similarity (`similarity`, `gap_closed`); `likeness` checks it
+        # with measures it does not optimise directly (`in_search` says what the search does with each).
+        "optimised": "resemblyzer",
+        "likeness": {
+            **{m: {"what": likeness.WHAT[m], "in_search": likeness.IN_SEARCH[m],
+                   "floor": {"voice": floors[m], "value": _num(stock[floors[m]].distances[m], 3)},
+                   "ceiling": {"value": _num(held.likeness_ceiling[m], 3), "what": held.likeness_ceiling_what},
+                   "stock": {k: _num(ev.distances[m], 3) for k, ev in stock.items()}}
+               for m in measured},
+            likeness.QUALITY: {"what": likeness.WHAT[likeness.QUALITY], "in_search": likeness.IN_SEARCH[likeness.QUALITY],
+                               "stock": {k: _num(ev.quality, 2) for k, ev in stock.items()},
+                               "stock_mean": _num(float(np.mean(stock_quality)), 2) if stock_quality else None,
+                               "real_held_out": _num(real_quality, 2), "real_training": _num(held.train_quality, 2)},
+        },
     }
+
+
+def _finite_or_inf(x: float) -> float:
+    return x if math.isfinite(x) else math.inf

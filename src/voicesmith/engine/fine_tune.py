@@ -391,7 +391,8 @@ def _evaluate_stage(
 ) -> FineTuneResult:
     say = progress.stage("evaluate")
     centroid = speaker_data.train_centroid(data.train)
-    held = speaker_data.held_out_set(data.held, centroid, request.language, data.source_rate, budget.eval_utterances)
+    held = speaker_data.held_out_set(data.held, centroid, request.language, data.source_rate, budget.eval_utterances,
+                                     data.train)
     steps = len(style_space.stock_packs()) + 1 + len(voices)
     k = 0
     stock = {}

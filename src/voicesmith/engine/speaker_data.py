@@ -21,7 +21,7 @@ import numpy as np
 
 from voicesmith.engine import speaker
 from voicesmith.engine.adapt import Sentence
-from voicesmith.engine.audio import f0_stats
+from voicesmith.engine.audio import f0_stats, resample
 from voicesmith.engine.evaluate import HeldOutSet
 from voicesmith.engine.phonemes import phonemize
 from voicesmith.engine.voice_profile import SpeakerProfile, active_duration_s, measure, phone_count, to_band
@@ -111,13 +111,18 @@ def prosody_features(
 
 
 def held_out_set(
-    held: Sequence[UtteranceLike], centroid: np.ndarray, language: str, source_rate: int, max_utterances: int
+    held: Sequence[UtteranceLike], centroid: np.ndarray, language: str, source_rate: int, max_utterances: int,
+    train: Sequence[UtteranceLike] = (),
 ) -> HeldOutSet:
+    """`train`: the training utterances; as many of them as held-out ones, spread evenly, are the
+    real speaker's side of the likeness measures' ceiling."""
     usable = [u for u in held if u.text and u.embedding is not None]
     usable = evenly(usable, max_utterances)
     if not usable:
         raise ValueError("no held-out utterance has a transcript")
     clips = [u.load() for u in usable]
+    rate = usable[0].sample_rate
+    train_clips = [resample(u.load(), u.sample_rate, rate) for u in evenly(list(train), len(usable))]
     return HeldOutSet.from_recordings(
         clips,
         usable[0].sample_rate,
@@ -127,4 +132,5 @@ def held_out_set(
         source_rate,
         language,
         embeddings=np.stack([u.embedding for u in usable]),
+        train_clips=train_clips,
     )

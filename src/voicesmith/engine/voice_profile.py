@@ -28,7 +28,7 @@ MODEL_RATE = 24000
 _LTAS_BANDS = 24
 _LTAS_LOW_HZ = 100.0
 _LTAS_FFT = 512
-_ACTIVE_DB = 35.0  # frames within this of the loudest frame count as speech (trim and LTAS)
+ACTIVE_DB = 35.0  # frames within this of the loudest frame count as speech (trim and LTAS)
 # Symbols in a Kokoro phoneme string that are not phones: spaces, punctuation, stress and length.
 _NOT_A_PHONE = set(" ,.!?;:—…\"()“”ˈˌː")
 
@@ -96,7 +96,7 @@ def active_duration_s(audio: np.ndarray, sr: int) -> float:
     db = _frame_db(audio, frame)
     if len(db) == 0:
         return 0.0
-    active = np.flatnonzero(db > db.max() - _ACTIVE_DB)
+    active = np.flatnonzero(db > db.max() - ACTIVE_DB)
     return float((active[-1] - active[0] + 1) * frame / sr)
 
 
@@ -116,7 +116,7 @@ def ltas_power(audio: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
         return np.zeros(_LTAS_BANDS), 0
     frames = audio[np.arange(n)[:, None] * hop + np.arange(_LTAS_FFT)[None, :]]
     energy = 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-12))
-    frames = frames[energy > energy.max() - _ACTIVE_DB]
+    frames = frames[energy > energy.max() - ACTIVE_DB]
     spectrum = np.abs(np.fft.rfft(frames * np.hanning(_LTAS_FFT), axis=1)) ** 2
     freqs = np.fft.rfftfreq(_LTAS_FFT, 1 / sr)
     return _band_powers(spectrum.sum(axis=0), freqs, sr), len(frames)
