@@ -73,6 +73,27 @@ def test_fine_tune_report_figures_become_columns_per_voice() -> None:
     assert "gap closed" in text and "26%" in text
 
 
+def test_the_checks_the_search_did_not_optimise_get_their_own_table() -> None:
+    voices = [_voice("v1", "Ann — closest match"), _voice("v2", "Ann — clear")]
+    report = {
+        "likeness": {"mfcc_frechet": {}, "ltas_db": {}, "f0_semitones": {},
+                     "quality_dnsmos": {"stock_mean": 3.32, "real_held_out": 3.41}},
+        "voices": [
+            {"voice_id": "v1", "likeness": {"mfcc_frechet": {"value": 9.7, "gap_closed": 0.69},
+                                            "ltas_db": {"value": 1.72, "gap_closed": 0.87},
+                                            "f0_semitones": {"value": 1.19, "gap_closed": 0.75},
+                                            "quality_dnsmos": {"value": 3.38}}},
+            {"voice_id": "v2", "likeness": {"mfcc_frechet": {"value": 10.2, "gap_closed": None}}},
+        ],
+    }
+    lines = _text(render.likeness_table(report, voices)).splitlines()
+    assert "quality of 5: stock voices 3.32, real recordings 3.41" in " ".join(lines)
+    cells = lambda name: [c.strip() for c in next(line for line in lines if name in line).split("│")[2:-1]]  # noqa: E731
+    assert cells("closest match") == ["69%", "87%", "75%", "3.38"]
+    assert cells("clear") == ["-", "-", "-", "-"]  # not measured: said, not guessed
+    assert render.likeness_table({"voices": []}, voices) is None  # a report from an older server
+
+
 def test_durations_and_sizes_read_naturally() -> None:
     assert [render.duration(s) for s in (None, 4.4, 65, 3725)] == ["?", "4s", "1m05s", "1h02m05s"]
     assert [render.size(n) for n in (512, 176_568, 3_200_000_000)] == ["512 B", "176.6 kB", "3.2 GB"]

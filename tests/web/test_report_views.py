@@ -87,6 +87,42 @@ def test_fine_tune_report_view_shows_every_figure(page, tmp_path):
     (tmp_path / "fine_tune_report.png").write_bytes(page.get_screenshot_as_png())
 
 
+def test_the_measures_the_search_did_not_optimise_are_shown_per_voice(page):
+    from voicesmith.engine import evaluate
+
+    def evaluation(similarity: float, mfcc: float, ltas: float, f0: float, quality: float) -> evaluate.VoiceEvaluation:
+        return evaluate.VoiceEvaluation(similarity=similarity, similarity_per_utterance=[similarity], wer=None,
+                                        f0_median_hz=200.0, rate_pps=11.0, quality=quality,
+                                        distances={"mfcc_frechet": mfcc, "ltas_db": ltas, "f0_semitones": f0})
+
+    held = SimpleNamespace(texts=["one", "two", "three"], ceiling=0.9, source_rate=16000, language="en", real_wer=None,
+                           stats=SimpleNamespace(f0_median_hz=201.0, rate_pps=12.0),
+                           likeness_ceiling={"mfcc_frechet": 4.0, "ltas_db": 1.0, "f0_semitones": 0.5},
+                           likeness_ceiling_what="held-out real recordings vs training real recordings",
+                           real_features=SimpleNamespace(quality=3.4), train_quality=3.3)
+    stock = {"jf_alpha": evaluation(0.7, 24.0, 5.0, 3.5, 3.2), "jm_kumo": evaluation(0.6, 20.0, 6.0, 12.0, 3.4)}
+    names = ["Closest match", "Most stable"]
+    figures = [(0.85, 12.0, 2.0, 1.0, 3.38), (0.8, 8.0, 3.0, 0.5, 3.31)]
+    report = evaluate.build_report(held, stock, evaluation(0.75, 18.0, 4.0, 2.0, 3.3), "instant clone",
+                                   [(f"v{i}", n, evaluation(*f)) for i, (n, f) in enumerate(zip(names, figures))])
+    voices = [{"id": str(uuid.uuid4()), "name": n, "description": n, "is_owner": True} for n in names]
+
+    page.execute_script("location.hash = '#fine-tunes'; document.getElementById('ft-detail').hidden = false")
+    in_page(page, "js/fine_tunes.js", "m.renderResults(args[0], args[1])", voices, json.loads(json.dumps(report)))
+
+    table = page.find_element(By.ID, "ft-other-measures")
+    assert "did not optimise" in table.find_element(By.TAG_NAME, "caption").text
+    assert "stock voices 3.30, the real recordings 3.40" in table.text  # the quality scale beside the voices'
+    for voice, entry in zip(voices, report["voices"]):
+        row = table.find_element(By.CSS_SELECTOR, f"tr[data-voice-id='{voice['id']}']")
+        cells = {td.get_attribute("data-measure"): td.text for td in row.find_elements(By.TAG_NAME, "td")}
+        for measure in ("mfcc_frechet", "ltas_db", "f0_semitones"):
+            assert cells[measure] == f"{round(entry['likeness'][measure]['gap_closed'] * 100)}%"
+        assert cells["quality_dnsmos"] == f"{entry['likeness']['quality_dnsmos']['value']:.2f}"
+    # Each distance's floor is its own closest stock voice: MFCC from jm_kumo (20), not Resemblyzer's jf_alpha.
+    assert report["voices"][0]["likeness"]["mfcc_frechet"]["gap_closed"] == 0.5  # (20 - 12) / (20 - 4)
+
+
 def test_dataset_report_view_shows_verdicts_with_upload_names(page, tmp_path):
     from voicesmith.engine import dataset_report
 

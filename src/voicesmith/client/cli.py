@@ -210,6 +210,8 @@ def _attach(client: VoicesmithClient, fine_tune_id: str, output_dir: Path) -> No
         out.print(line, highlight=False)
     figures = render.report_figures(report, voices)
     out.print(render.voices_table(voices, figures, title=f"Voices of {ft.name}", descriptions=False))
+    if (checks := render.likeness_table(report, voices)) is not None:
+        out.print(checks)
     for voice in voices:  # descriptions say how the four differ: too long for table cells
         out.print(f"- {voice.description or voice.name}", markup=False, highlight=False)
     for path in workflow.write_previews(client, ft, voices, output_dir, out):

@@ -310,5 +310,7 @@ def fine_tunes_report(fine_tune_id: str, as_json: JsonOption = False, base_url: 
     for line in render.report_headline(report):
         out.print(line, highlight=False)
     out.print(render.voices_table(voices, render.report_figures(report, voices), descriptions=False))
+    if (checks := render.likeness_table(report, voices)) is not None:
+        out.print(checks)
     for voice in voices:
         out.print(f"- {voice.description or voice.name}", markup=False, highlight=False)

@@ -208,6 +208,32 @@ def report_figures(report: dict[str, Any] | None, voices: list[Voice]) -> dict[s
     return figures
 
 
+# The report's likeness checks that the search did not optimise (docs/fine-tune.md), as table columns.
+_OTHER_MEASURES = {"mfcc_frechet": "sound (MFCC)", "ltas_db": "spectrum", "f0_semitones": "pitch range"}
+
+
+def likeness_table(report: dict[str, Any] | None, voices: list[Voice]) -> Table | None:
+    """Per voice, the gap closed on each measure the search did not optimise and the predicted quality; None for
+    reports without them (older servers)."""
+    measures = (report or {}).get("likeness") or {}
+    shown = [m for m in _OTHER_MEASURES if m in measures]
+    if not shown:
+        return None
+    entries = {e.get("voice_id"): e for e in report.get("voices") or [] if isinstance(e, dict)}
+    quality = measures.get("quality_dnsmos") or {}
+    title = "Checks the search did not optimise (gap closed on the same held-out clips)"
+    if _is_number(quality.get("stock_mean")) and _is_number(quality.get("real_held_out")):
+        title += f"; quality of 5: stock voices {quality['stock_mean']:.2f}, real recordings {quality['real_held_out']:.2f}"
+    table = _table(title, [v.id for v in voices], "name", *(_OTHER_MEASURES[m] for m in shown), "quality")
+    for v in voices:
+        found = (entries.get(v.id) or {}).get("likeness") or {}
+        cells = [f"{found[m]['gap_closed']:.0%}" if _is_number((found.get(m) or {}).get("gap_closed")) else "-"
+                 for m in shown]
+        q = (found.get("quality_dnsmos") or {}).get("value")
+        _add_row(table, v.name, *cells, f"{q:.2f}" if _is_number(q) else "-")
+    return table
+
+
 def report_headline(report: dict[str, Any] | None) -> list[str]:
     """What the per-voice figures are measured against: the best stock voice (floor), the speaker's
     own held-out recordings (ceiling), and the speaker's pitch, pace and WER."""

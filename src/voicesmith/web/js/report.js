@@ -186,7 +186,35 @@ export function renderLikeness(container, report, voices) {
     el("div", { class: "likeness-legend muted" },
       el("span", { class: "legend floor", text: `Floor: best stock voice${floorVoice ? ` (${floorVoice})` : ""}` }),
       el("span", { class: "legend ceiling", text: "Ceiling: the speaker vs themself" })),
-    ...rows);
+    ...rows, ...otherMeasures(report, voices));
+}
+
+// The bars above are the measure the search optimised (Resemblyzer); these are checks it did not train on.
+const OTHER_MEASURES = [
+  ["mfcc_frechet", "Sound (MFCC)"], ["ltas_db", "Spectrum"], ["f0_semitones", "Pitch range"], ["quality_dnsmos", "Quality"],
+];
+
+function otherMeasures(report, voices) {
+  const measures = OTHER_MEASURES.filter(([key]) => (report.likeness || {})[key]);
+  if (!measures.length) return [];
+  const header = el("tr", {}, el("th", { scope: "col", text: "Voice" }),
+    ...measures.map(([key, label]) => el("th", { scope: "col", title: `${report.likeness[key].what}. Search: ${report.likeness[key].in_search}.`, text: label })));
+  const rows = voices.map((voice, index) => {
+    const found = voiceEntry(report, voice, index).likeness || {};
+    return el("tr", { dataset: { voiceId: voice.id } }, el("th", { scope: "row", text: voice.name }),
+      ...measures.map(([key]) => {
+        const m = found[key] || {};
+        const text = key === "quality_dnsmos" ? (isNum(m.value) ? m.value.toFixed(2) : "—") : (isNum(m.gap_closed) ? percent(m.gap_closed) : "—");
+        return el("td", { class: "num", dataset: { measure: key }, text });
+      }));
+  });
+  const quality = report.likeness.quality_dnsmos;
+  const note = "Measures the search did not optimise, on the same held-out sentences: the share of the gap closed "
+    + "between the closest stock voice and the speaker on each"
+    + (quality && isNum(quality.stock_mean) ? `; predicted quality out of 5 (stock voices ${quality.stock_mean.toFixed(2)}`
+      + (isNum(quality.real_held_out) ? `, the real recordings ${quality.real_held_out.toFixed(2)})` : ")") : "") + ".";
+  return [el("table", { id: "ft-other-measures", class: "list compact other-measures" },
+    el("caption", { class: "muted", text: note }), el("thead", {}, header), el("tbody", {}, ...rows))];
 }
 
 function scaleMark(fraction, kind) {
