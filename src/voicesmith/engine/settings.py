@@ -12,6 +12,8 @@ from pathlib import Path
 ONNX_THREADS_ENV = "VOICESMITH_ONNX_THREADS"
 TRAIN_THREADS_ENV = "VOICESMITH_TRAIN_THREADS"
 DEVICES = ("auto", "cpu")
+RUNTIME_ENV = "VOICESMITH_TTS_RUNTIME"
+TTS_RUNTIMES = ("auto", "onnxruntime", "openvino")
 
 
 def _positive_int(name: str) -> int | None:
@@ -45,6 +47,15 @@ def train_threads() -> int | None:
 def kokoro_variant() -> str | None:
     """VOICESMITH_KOKORO_VARIANT: force the Kokoro graph variant ("int8" or "float32"); None picks per device."""
     return os.environ.get("VOICESMITH_KOKORO_VARIANT") or None
+
+
+def tts_runtime() -> str:
+    """VOICESMITH_TTS_RUNTIME: where the Kokoro graph runs, "auto" (default: picked at start-up, see
+    engine/kokoro/runtime.py), "onnxruntime" or "openvino"."""
+    choice = os.environ.get(RUNTIME_ENV, "").strip().lower() or "auto"
+    if choice not in TTS_RUNTIMES:
+        raise ValueError(f"{RUNTIME_ENV} must be one of {', '.join(TTS_RUNTIMES)}, not {choice!r}")
+    return choice
 
 
 def device_choice() -> str:

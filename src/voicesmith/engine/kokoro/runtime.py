@@ -1,0 +1,229 @@
+"""Where the Kokoro graph runs: onnxruntime or OpenVINO, decided once per process.
+
+Both runtimes load a graph `kokoro.graph.build_variant` made, so they run the same instrumented graph
+(pitch_scale in; audio, durations and f0 out). onnxruntime runs the int8 graph on a CPU (its fastest there)
+and the float32 one on a GPU (no CUDA kernels for the int8 ops). OpenVINO runs the float32 graph in float32
+(it has no kernel for onnxruntime's DynamicQuantizeLSTM, so it never gets the int8 graph). Not in bfloat16,
+although that was the fastest on a CPU with BF16 instructions: over the whole graph bf16 changed the voice
+(speaker similarity 0.75-0.93 to onnxruntime's output, docs/benchmarks.md). The likely cause, not
+isolated: the front of the graph (the harmonic source, a sine whose phase reaches tens of thousands of
+radians, and its STFT) in bf16; marking those nodes to keep their precision (rt_info "precise_0") changed
+nothing. bf16 on the generator alone matched (0.993), which needs the graph split in two.
+
+VOICESMITH_TTS_RUNTIME (engine/settings.py) picks: `onnxruntime` or `openvino` forces one; `auto`
+(default) takes onnxruntime on a GPU and when VOICESMITH_KOKORO_VARIANT names an onnxruntime graph, and
+otherwise loads both and keeps the one that was faster on the warm-up sentence (best of a few interleaved
+runs). onnxruntime is also what `auto` falls back to when OpenVINO is not installed or fails to load. The
+first model of the process decides; every later one (the fine-tune's single-threaded render pool, the
+instant clone) loads the same runtime.
+
+The graph's shapes are dynamic (tokens in, frames out, both vary per call): each runtime compiles it once
+and there are no shape buckets. What the first calls still pay for (memory planning, OpenVINO's and
+oneDNN's kernels for new sizes) is paid by `warm_up` on WARM_UP_PHONEMES, which every new `KokoroOnnx` runs
+before it is used (so before the API serves: its start-up awaits the engine's warm-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from voicesmith.engine import device
+from voicesmith.engine.kokoro import graph, weights
+from voicesmith.engine.settings import RUNTIME_ENV, kokoro_variant, model_dir, tts_runtime, usable_cores
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("audio", "durations", "f0")
+# The model variant onnxruntime serves on the CPU: the faster one at equal quality (bench/bench_engine.py).
+# On a GPU the float32 graph: the int8 graph's ConvInteger/MatMulInteger have no CUDA kernels.
+DEFAULT_VARIANT = "int8"
+GPU_VARIANT = "float32"
+# Run by every new model before use, shortest first: a one-word chunk (the early-cut first chunk of a
+# reply is often this short) and a sentence of ~3 s ("The weather is lovely today, so we will walk."),
+# which `auto` also times (long enough that the generator dominates, as it does in real requests).
+WARM_UP_PHONEMES = ("həlˈO.", "ðə wˈɛðəɹ ɪz lˈʌvli tədˈA, sˌO wi wɪl wˈɔk.")
+# Rounds of the interleaved timing `auto` runs (each runtime once a round; the best round counts, so the
+# first round's one-off costs do not).
+TIMING_ROUNDS = 3
+
+Feeds = dict[str, np.ndarray]
+
+
+class Backend(Protocol):
+    """One loaded runtime running the Kokoro graph; `run` is safe to call from several threads at once."""
+
+    name: str  # "onnxruntime" or "openvino"
+    precision: str  # the graph's numbers: "int8" or "float32"
+
+    def run(self, feeds: Feeds) -> list[np.ndarray]:
+        """The graph's OUTPUTS for `feeds` (tokens, style, speed, pitch_scale)."""
+        ...
+
+
+class OnnxRuntimeBackend:
+    """An onnxruntime session; `InferenceSession.run` is thread-safe, so one session serves every thread."""
+
+    name = "onnxruntime"
+
+    def __init__(self, threads: int, variant: str | None = None) -> None:
+        import onnxruntime as ort
+
+        providers = device.onnx_providers()
+        on_gpu = providers[0] != "CPUExecutionProvider"
+        self.precision = variant or kokoro_variant() or (GPU_VARIANT if on_gpu else DEFAULT_VARIANT)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # the export triggers harmless shape-merge warnings
+        self.session = ort.InferenceSession(str(graph.build_variant(self.precision)), sess_options=options,
+                                            providers=providers)
+
+    def run(self, feeds: Feeds) -> list[np.ndarray]:
+        return self.session.run(list(OUTPUTS), feeds)
+
+
+class OpenVinoBackend:
+    """OpenVINO on the CPU, compiled once for the graph's dynamic shapes.
+
+    An infer request is not thread-safe, so each calling thread gets its own. `threads` is what one call
+    may use; the compiled model gets one stream per `threads` of the usable cores, so callers that run
+    single-threaded calls side by side (the fine-tune's render pool) run them in parallel. Compiled models
+    are cached on disk (OpenVINO's CACHE_DIR, next to the built graphs): compiling takes ~2-10 s, loading
+    from the cache ~1 s.
+    """
+
+    name = "openvino"
+
+    precision = "float32"
+
+    def __init__(self, threads: int) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        streams = max(1, usable_cores() // threads)
+        config = {
+            "INFERENCE_PRECISION_HINT": "f32",  # see the module doc for why not bf16
+            "NUM_STREAMS": streams,
+            "INFERENCE_NUM_THREADS": streams * threads,
+            "CACHE_DIR": str(model_dir() / "openvino"),
+        }
+        self.model = core.compile_model(str(graph.build_variant("float32")), "CPU", config)
+        self._ports = [self.model.output(name) for name in OUTPUTS]
+        self._local = threading.local()
+
+    def run(self, feeds: Feeds) -> list[np.ndarray]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.model.create_infer_request()
+        results = request.infer(feeds)
+        # The request reuses its output buffers on the next call: copy.
+        return [np.array(results[port]) for port in self._ports]
+
+
+Loader = Callable[..., Backend]
+LOADERS: dict[str, Loader] = {"onnxruntime": OnnxRuntimeBackend, "openvino": OpenVinoBackend}
+
+
+def feeds(tokens: Sequence[int], style: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0) -> Feeds:
+    """The graph's inputs: the tokens between the two pads, a style row, speed and pitch scale."""
+    return {
+        "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+        "style": np.asarray(style, dtype=np.float32).reshape(1, 256),
+        "speed": np.array([speed], dtype=np.float32),
+        "pitch_scale": np.array([pitch_scale], dtype=np.float32),
+    }
+
+
+def warm_up_feeds() -> list[Feeds]:
+    """WARM_UP_PHONEMES as inputs, each with the first stock voice pack's row for its length."""
+    vocab = weights.vocab()
+    pack = next(iter(weights.voice_packs().values()))
+    out = []
+    for phonemes in WARM_UP_PHONEMES:
+        tokens = [vocab[symbol] for symbol in phonemes if symbol in vocab]
+        out.append(feeds(tokens, pack[len(tokens) - 1]))
+    return out
+
+
+def warm_up(backend: Backend) -> list[int]:
+    """Run every warm-up input once; returns their token counts (pads included), in the order run."""
+    shapes = []
+    for inputs in warm_up_feeds():
+        backend.run(inputs)
+        shapes.append(int(inputs["tokens"].shape[1]))
+    return shapes
+
+
+def time_backends(backends: Sequence[Backend], inputs: Feeds, rounds: int = TIMING_ROUNDS) -> list[float]:
+    """Best wall time of each backend on `inputs`, the backends interleaved so that load from other
+    processes falls on all of them alike."""
+    best = [math.inf] * len(backends)
+    for _ in range(rounds):
+        for k, backend in enumerate(backends):
+            start = time.perf_counter()
+            backend.run(inputs)
+            best[k] = min(best[k], time.perf_counter() - start)
+    return best
+
+
+@dataclass(frozen=True)
+class Choice:
+    runtime: str
+    reason: str
+
+
+class RuntimePicker:
+    """Decides the runtime once (the first `open`), then opens that runtime for every later caller."""
+
+    def __init__(self, loaders: dict[str, Loader] | None = None) -> None:
+        self.loaders = loaders or LOADERS
+        self.choice: Choice | None = None
+        self._lock = threading.Lock()
+
+    def open(self, threads: int) -> Backend:
+        """A backend of the chosen runtime using `threads` threads per call (not warmed up: see `warm_up`)."""
+        with self._lock:
+            if self.choice is not None:
+                return self.loaders[self.choice.runtime](threads)
+            backend, self.choice = self._decide(threads)
+        log.info("TTS runtime: %s (%s): %s", backend.name, backend.precision, self.choice.reason)
+        return backend
+
+    def _decide(self, threads: int) -> tuple[Backend, Choice]:
+        setting = tts_runtime()
+        if setting != "auto":
+            return self.loaders[setting](threads), Choice(setting, f"set by {RUNTIME_ENV}")
+        ort_backend = self.loaders["onnxruntime"](threads)
+        if device.onnx_providers()[0] != "CPUExecutionProvider":
+            return ort_backend, Choice("onnxruntime", "auto: onnxruntime has a GPU here")
+        if kokoro_variant():
+            return ort_backend, Choice("onnxruntime", "auto: VOICESMITH_KOKORO_VARIANT names an onnxruntime graph")
+        try:
+            ov_backend = self.loaders["openvino"](threads)
+        except Exception as exc:  # noqa: BLE001 (not installed, or a broken install: serve with onnxruntime)
+            log.warning("OpenVINO could not be loaded, using onnxruntime: %s", exc)
+            return ort_backend, Choice("onnxruntime", f"auto: OpenVINO could not be loaded ({exc})")
+        # The first round pays each runtime's first-call costs; the best round is what counts.
+        ort_s, ov_s = time_backends([ort_backend, ov_backend], warm_up_feeds()[-1])
+        timing = f"warm-up sentence in {ov_s:.3f} s with OpenVINO {ov_backend.precision}, {ort_s:.3f} s with " \
+                 f"onnxruntime {ort_backend.precision}"
+        if ov_s < ort_s:
+            return ov_backend, Choice("openvino", f"auto: faster here ({timing})")
+        return ort_backend, Choice("onnxruntime", f"auto: faster here ({timing})")
+
+
+# The process's picker (tests give it a fresh one to decide again).
+picker = RuntimePicker()
+
+
+def open_backend(threads: int) -> Backend:
+    """A backend of this process's runtime (decided on the first call; see the module doc)."""
+    return picker.open(threads)
