@@ -61,7 +61,7 @@ class Backend(Protocol):
     """One loaded runtime running the Kokoro graph; `run` is safe to call from several threads at once."""
 
     name: str  # "onnxruntime" or "openvino"
-    precision: str  # the graph's numbers: "int8" or "float32"
+    precision: str  # the numbers it computes in: "int8" or "float32" ("bf16" only in bench/bench_runtime.py)
 
     def run(self, feeds: Feeds) -> list[np.ndarray]:
         """The graph's OUTPUTS for `feeds` (tokens, style, speed, pitch_scale)."""
@@ -102,15 +102,16 @@ class OpenVinoBackend:
 
     name = "openvino"
 
-    precision = "float32"
-
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, precision: str = "f32") -> None:
+        """`precision`: OpenVINO's inference precision; the engine serves "f32" only (bench/bench_runtime.py
+        measures "bf16")."""
         import openvino as ov
 
+        self.precision = "float32" if precision == "f32" else precision
         core = ov.Core()
         streams = max(1, usable_cores() // threads)
         config = {
-            "INFERENCE_PRECISION_HINT": "f32",  # see the module doc for why not bf16
+            "INFERENCE_PRECISION_HINT": precision,
             "NUM_STREAMS": streams,
             "INFERENCE_NUM_THREADS": streams * threads,
             "CACHE_DIR": str(model_dir() / "openvino"),

@@ -1,0 +1,90 @@
+"""Kokoro runtimes side by side in one process: onnxruntime int8 (served by default), OpenVINO float32 and
+OpenVINO bf16 (measured, not served: it changes the voice). Prints one JSON line.
+
+Each input is one model call (one phoneme sequence): a 2-sentence request and a ~8 s paragraph. The runtimes
+are interleaved call by call, so load from other processes falls on all of them alike; each gets one untimed
+call per input first (the engine's warm-up does the same), then `--runs` timed rounds; the median counts.
+Quality: the Resemblyzer similarity of each runtime's ~8 s audio to onnxruntime int8's.
+
+    .venv/bin/python bench/bench_runtime.py [--runs 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from voicesmith.engine import phonemes as g2p
+from voicesmith.engine import text as textnorm
+from voicesmith.engine.kokoro import runtime, weights
+from voicesmith.engine.kokoro.onnx import SAMPLE_RATE
+from voicesmith.engine.speaker import cosine, embed_utterance
+from voicesmith.engine.stock import stock_voices
+
+INPUTS = {
+    "two_sentences": "Thanks for calling, your order has shipped. It should arrive on Monday.",
+    "eight_seconds": "The river runs through the green valley, past the old mill and the village school, "
+                     "where children were playing in the park before the bus came to take them home.",
+}
+
+
+def _loadavg() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    load_before = _loadavg()
+    vocab = weights.vocab()
+    style = stock_voices()[0].artifact
+    feeds = {}
+    for name, text in INPUTS.items():
+        phonemes = g2p.phonemize_words(textnorm.normalize_words(text, "en"), "en").phonemes
+        tokens = [vocab[s] for s in phonemes if s in vocab]
+        feeds[name] = runtime.feeds(tokens, style.style_for(len(tokens)))
+    backends = {}
+    compile_s = {}
+    for label, make in (("onnxruntime int8", lambda: runtime.OnnxRuntimeBackend(args.threads, "int8")),
+                        ("openvino f32", lambda: runtime.OpenVinoBackend(args.threads, "f32")),
+                        ("openvino bf16", lambda: runtime.OpenVinoBackend(args.threads, "bf16"))):
+        start = time.perf_counter()
+        backends[label] = make()
+        compile_s[label] = round(time.perf_counter() - start, 2)
+    audio = {}
+    for name, inputs in feeds.items():
+        for label, backend in backends.items():
+            audio[(name, label)] = backend.run(inputs)[0].reshape(-1)  # untimed first call
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in audio}
+    for _ in range(args.runs):
+        for name, inputs in feeds.items():
+            for label, backend in backends.items():
+                start = time.perf_counter()
+                backend.run(inputs)
+                times[(name, label)].append(time.perf_counter() - start)
+    base = "onnxruntime int8"
+    result: dict = {"threads": args.threads, "runs": args.runs, "loadavg_before": load_before,
+                    "load_and_compile_s": compile_s, "inputs": {}}
+    reference = embed_utterance(audio[("eight_seconds", base)], SAMPLE_RATE)
+    for name in feeds:
+        row = {"tokens": int(feeds[name]["tokens"].shape[1]),
+               "audio_s": round(len(audio[(name, base)]) / SAMPLE_RATE, 2)}
+        base_s = statistics.median(times[(name, base)])
+        for label in backends:
+            median = statistics.median(times[(name, label)])
+            row[label] = {"median_s": round(median, 3), "ratio_to_ort_int8": round(median / base_s, 3)}
+            if name == "eight_seconds":
+                row[label]["similarity_to_ort_int8"] = round(
+                    cosine(reference, embed_utterance(audio[(name, label)], SAMPLE_RATE)), 4)
+        result["inputs"][name] = row
+    result["loadavg_after"] = _loadavg()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
