@@ -55,6 +55,10 @@ def test_instrumented_graphs_have_pitch_input_and_duration_output(variant):
     assert [i.name for i in model.graph.input] == ["tokens", "style", "speed", "pitch_scale"]
     assert [o.name for o in model.graph.output] == ["audio", "durations", "f0"]
     ops = {n.op_type for n in model.graph.node}
+    # The harmonic source's DC and Nyquist bins get a fixed imaginary part (graph.pin_edge_phases), fed to all
+    # of the STFT's consumers.
+    stft = next(n.output[0] for n in model.graph.node if n.op_type == "STFT")
+    assert [n.name for n in model.graph.node if stft in n.input] == ["voicesmith/zero_edge_imag"]
     if variant == "float32":
         assert not ops & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeLinear"}
     else:
