@@ -194,7 +194,10 @@ def cancel_warm_up() -> None:
 
 
 def warm_up() -> None:
-    """Load the engine and run it once, so the first request does not pay for loading (call off the loop)."""
+    """Load the engine and run it once, so the first request does not pay for loading (call off the loop).
+
+    Loading the model decides the process's TTS runtime (VOICESMITH_TTS_RUNTIME; `auto` times both) and runs
+    every warm-up input through it (engine/kokoro/runtime.py); an invalid setting raises here, at start-up."""
     if _warm_up_cancelled.is_set():
         return
     log.info("loading the speech engine")
