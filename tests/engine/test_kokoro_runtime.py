@@ -73,7 +73,7 @@ def fake_loaders(ort_s: float, ov_s: float | Exception) -> dict:
 def test_auto_keeps_the_runtime_that_was_faster_here(monkeypatch, caplog, ort_s, ov_s, winner):
     monkeypatch.delenv("VOICESMITH_TTS_RUNTIME", raising=False)
     monkeypatch.delenv("VOICESMITH_KOKORO_VARIANT", raising=False)
-    picker = runtime.RuntimePicker(fake_loaders(ort_s, ov_s))
+    picker = runtime.RuntimePicker(fake_loaders(ort_s, ov_s), memory=None)
     with caplog.at_level("INFO", logger=runtime.__name__):
         first = picker.open(2)
     assert first.name == winner and first.calls == runtime.TIMING_ROUNDS
@@ -84,10 +84,32 @@ def test_auto_keeps_the_runtime_that_was_faster_here(monkeypatch, caplog, ort_s,
     assert again.name == winner and again.calls == 0
 
 
+def test_autos_measured_choice_is_remembered_for_this_machine(monkeypatch, tmp_path):
+    monkeypatch.delenv("VOICESMITH_TTS_RUNTIME", raising=False)
+    monkeypatch.delenv("VOICESMITH_KOKORO_VARIANT", raising=False)
+    memory = tmp_path / "runtime-choice.json"
+    first = runtime.RuntimePicker(fake_loaders(0.2, 0.0), memory=lambda: memory)
+    assert first.open(2).name == "openvino" and memory.exists()
+    # Another process on this machine, where the contest would now go the other way: it is not run again.
+    later = runtime.RuntimePicker(fake_loaders(0.0, 0.2), memory=lambda: memory)
+    backend = later.open(2)
+    assert backend.name == "openvino" and backend.calls == 0
+    assert later.choice.reason.startswith("auto: measured on this machine on ")
+    # Another machine (CPU, cores, threads or runtime versions differ): measured again, and remembered anew.
+    monkeypatch.setattr(runtime, "machine_key", lambda threads: "another machine")
+    elsewhere = runtime.RuntimePicker(fake_loaders(0.0, 0.2), memory=lambda: memory)
+    assert elsewhere.open(2).name == "onnxruntime" and elsewhere.choice.reason.startswith("auto: faster here")
+    assert '"runtime": "onnxruntime"' in memory.read_text()
+    # A fallback is not a measurement: it is not remembered over the measured choice.
+    broken = runtime.RuntimePicker(fake_loaders(0.0, ImportError("gone")), memory=lambda: memory)
+    monkeypatch.setattr(runtime, "machine_key", lambda threads: "a third machine")
+    assert broken.open(2).name == "onnxruntime" and '"machine": "another machine"' in memory.read_text()
+
+
 def test_auto_falls_back_to_onnxruntime_when_openvino_cannot_load(monkeypatch):
     monkeypatch.delenv("VOICESMITH_TTS_RUNTIME", raising=False)
     monkeypatch.delenv("VOICESMITH_KOKORO_VARIANT", raising=False)
-    picker = runtime.RuntimePicker(fake_loaders(0.2, ImportError("No module named 'openvino'")))
+    picker = runtime.RuntimePicker(fake_loaders(0.2, ImportError("No module named 'openvino'")), memory=None)
     assert picker.open(2).name == "onnxruntime"
     assert picker.choice.reason == "auto: OpenVINO could not be loaded (No module named 'openvino')"
 
@@ -95,14 +117,14 @@ def test_auto_falls_back_to_onnxruntime_when_openvino_cannot_load(monkeypatch):
 def test_auto_takes_onnxruntime_on_a_gpu_without_loading_openvino(monkeypatch):
     monkeypatch.delenv("VOICESMITH_TTS_RUNTIME", raising=False)
     monkeypatch.setattr(device, "onnx_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    picker = runtime.RuntimePicker(fake_loaders(0.2, AssertionError("OpenVINO loaded on a GPU machine")))
+    picker = runtime.RuntimePicker(fake_loaders(0.2, AssertionError("OpenVINO loaded on a GPU machine")), memory=None)
     assert picker.open(2).name == "onnxruntime"
     assert picker.choice.reason == "auto: onnxruntime has a GPU here"
 
 
 def test_a_forced_runtime_that_cannot_load_is_an_error(monkeypatch):
     monkeypatch.setenv("VOICESMITH_TTS_RUNTIME", "openvino")
-    picker = runtime.RuntimePicker(fake_loaders(0.0, ImportError("No module named 'openvino'")))
+    picker = runtime.RuntimePicker(fake_loaders(0.0, ImportError("No module named 'openvino'")), memory=None)
     with pytest.raises(ImportError):
         picker.open(2)
 
@@ -129,6 +151,9 @@ def log_spectral_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((10 * np.log10(_power(a) / _power(b))) ** 2)))
 
 
+# Slow (three real models, ~40 s): the forced-OpenVINO test above is its fast sibling (OpenVINO loads, warms up
+# and speaks in the default run).
+@pytest.mark.slow
 def test_onnxruntime_and_openvino_speak_alike(synths):
     voice = stock_voices()[2].artifact
     text = "Please close the door behind you."

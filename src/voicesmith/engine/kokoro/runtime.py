@@ -15,7 +15,9 @@ VOICESMITH_TTS_RUNTIME (engine/settings.py) picks: `onnxruntime` or `openvino` f
 otherwise loads both and keeps the one that was faster on the warm-up sentence (best of a few interleaved
 runs). onnxruntime is also what `auto` falls back to when OpenVINO is not installed or fails to load. The
 first model of the process decides; every later one (the fine-tune's single-threaded render pool, the
-instant clone) loads the same runtime.
+instant clone) loads the same runtime. The contest's result is remembered in the model directory for this
+machine (its CPU, cores, thread count and both runtimes' versions), so it costs its ~20 s once, not at
+every start of every process.
 
 The graph's shapes are dynamic (tokens in, frames out, both vary per call): each runtime compiles it once
 and there are no shape buckets. What the first calls still pay for (memory planning, OpenVINO's and
@@ -25,17 +27,24 @@ before it is used (so before the API serves: its start-up awaits the engine's wa
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
+import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date
+from importlib import metadata
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from voicesmith.engine import device
+from voicesmith.engine.checkpoints import atomic_write
 from voicesmith.engine.kokoro import graph, weights
 from voicesmith.engine.settings import RUNTIME_ENV, kokoro_variant, model_dir, tts_runtime, usable_cores
 
@@ -181,11 +190,37 @@ class Choice:
     reason: str
 
 
+def machine_key(threads: int) -> str:
+    """What decides which runtime is faster: the CPU (model and instruction sets), the cores, the threads per
+    call, both runtimes' versions and the graph recipe."""
+    cpu = platform.processor()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = "|".join(next((ln for ln in lines if ln.startswith(field)), "") for field in ("model name", "flags"))
+    except OSError:
+        pass
+    versions = []
+    for package in ("onnxruntime", "openvino"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} none")
+    text = f"{cpu}|{usable_cores()} cores|{threads} threads|{', '.join(versions)}|recipe {graph.RECIPE_VERSION}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def remembered_choice_path() -> Path:
+    return model_dir() / "runtime-choice.json"
+
+
 class RuntimePicker:
     """Decides the runtime once (the first `open`), then opens that runtime for every later caller."""
 
-    def __init__(self, loaders: dict[str, Loader] | None = None) -> None:
+    def __init__(self, loaders: dict[str, Loader] | None = None,
+                 memory: Callable[[], Path] | None = remembered_choice_path) -> None:
+        """`memory`: where `auto`'s measured choice is kept between processes (None: nowhere)."""
         self.loaders = loaders or LOADERS
+        self.memory = memory
         self.choice: Choice | None = None
         self._lock = threading.Lock()
 
@@ -202,11 +237,24 @@ class RuntimePicker:
         setting = tts_runtime()
         if setting != "auto":
             return self.loaders[setting](threads), Choice(setting, f"set by {RUNTIME_ENV}")
-        ort_backend = self.loaders["onnxruntime"](threads)
         if device.onnx_providers()[0] != "CPUExecutionProvider":
-            return ort_backend, Choice("onnxruntime", "auto: onnxruntime has a GPU here")
+            return self.loaders["onnxruntime"](threads), Choice("onnxruntime", "auto: onnxruntime has a GPU here")
         if kokoro_variant():
-            return ort_backend, Choice("onnxruntime", "auto: VOICESMITH_KOKORO_VARIANT names an onnxruntime graph")
+            return self.loaders["onnxruntime"](threads), Choice(
+                "onnxruntime", "auto: VOICESMITH_KOKORO_VARIANT names an onnxruntime graph")
+        remembered = self._recall(threads)
+        if remembered is not None:
+            try:
+                return self.loaders[remembered.runtime](threads), remembered
+            except Exception as exc:  # noqa: BLE001 (uninstalled since: measure again)
+                log.warning("the remembered TTS runtime %s could not be loaded, measuring again: %s",
+                            remembered.runtime, exc)
+        backend, choice = self._contest(threads)
+        self._remember(threads, choice)
+        return backend, choice
+
+    def _contest(self, threads: int) -> tuple[Backend, Choice]:
+        ort_backend = self.loaders["onnxruntime"](threads)
         try:
             ov_backend = self.loaders["openvino"](threads)
         except Exception as exc:  # noqa: BLE001 (not installed, or a broken install: serve with onnxruntime)
@@ -219,6 +267,31 @@ class RuntimePicker:
         if ov_s < ort_s:
             return ov_backend, Choice("openvino", f"auto: faster here ({timing})")
         return ort_backend, Choice("onnxruntime", f"auto: faster here ({timing})")
+
+    def _recall(self, threads: int) -> Choice | None:
+        if self.memory is None:
+            return None
+        try:
+            saved = json.loads(self.memory().read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(saved, dict) or saved.get("machine") != machine_key(threads) \
+                or saved.get("runtime") not in self.loaders:
+            return None
+        return Choice(saved["runtime"], f"auto: measured on this machine on {saved.get('measured_on', '?')}, "
+                                        f"remembered ({saved.get('reason', '')})")
+
+    def _remember(self, threads: int, choice: Choice) -> None:
+        # Only a contest's verdict: an OpenVINO that failed to load is tried again next time.
+        if self.memory is None or not choice.reason.startswith("auto: faster here"):
+            return
+        record = {"machine": machine_key(threads), "measured_on": date.today().isoformat(), **asdict(choice)}
+        try:
+            path = self.memory()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda tmp: tmp.write_text(json.dumps(record)))
+        except OSError as exc:  # a read-only model directory: measure again next start
+            log.warning("could not remember the TTS runtime choice: %s", exc)
 
 
 # The process's picker (tests give it a fresh one to decide again).
