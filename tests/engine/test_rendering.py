@@ -75,6 +75,29 @@ def test_free_cores_leaves_out_a_core_another_process_is_busy_with(monkeypatch):
         spinner.wait()
 
 
+def test_cpu_meter_reports_the_cores_other_processes_used_since_the_last_reading():
+    from voicesmith.engine.rendering import CpuMeter
+
+    # (all ticks, idle ticks, this process's ticks, seconds) as /proc gives them, 2 cores at 100 ticks/s.
+    readings = iter([
+        (1000, 500, 0, 0.0),
+        (1200, 600, 100, 1.0),  # this process kept one core busy, the other idled: nobody else
+        (1400, 600, 200, 2.0),  # this process one core, another process the other
+        (1410, 600, 205, 2.05),  # too soon after the last reading to tell
+        (1600, 600, 250, 3.0),  # since 2.0 s: both cores busy (200 ticks), 50 of them this process's
+        None,  # /proc unreadable
+    ])
+    meter = CpuMeter(read=lambda: next(readings), cpus=2)
+    assert meter.others_busy() == 0.0
+    assert meter.others_busy() == 1.0
+    assert meter.others_busy() is None
+    assert meter.others_busy() == 1.5
+    assert meter.others_busy() is None
+
+
+# Slow: it needs a core to itself for the spinner (it fails on a machine other processes keep busy); the test
+# above is its fast sibling, on /proc readings given to the meter.
+@pytest.mark.slow
 def test_cpu_meter_counts_other_processes_not_this_one():
     import subprocess
     import sys

@@ -61,12 +61,15 @@ class CpuMeter:
 
     _MIN_WINDOW_S = 0.2
 
-    def __init__(self) -> None:
-        self._cpus = os.cpu_count() or 1
+    def __init__(self, read: Callable[[], tuple[int, int, int, float] | None] | None = None,
+                 cpus: int | None = None) -> None:
+        """`read`: (all ticks, idle ticks, this process's ticks, monotonic time); /proc by default."""
+        self._read = read or self.read_proc
+        self._cpus = cpus or os.cpu_count() or 1
         self._last = self._read()
 
     @staticmethod
-    def _read() -> tuple[int, int, int, float] | None:
+    def read_proc() -> tuple[int, int, int, float] | None:
         try:
             with open("/proc/stat") as f:
                 fields = [int(x) for x in f.readline().split()[1:]]
