@@ -65,19 +65,26 @@ def _concurrent(job, concurrency: int, repeats: int) -> float:  # noqa: ANN001
 
 
 def _together(job, concurrency: int) -> list:  # noqa: ANN001
-    """The results of `concurrency` calls of job(k), started at the same moment in threads, in k order."""
+    """The results of `concurrency` calls of job(k), started at the same moment in threads, in k order (the first
+    error any of them raised is raised here)."""
     results: list = [None] * concurrency
+    errors: list[BaseException] = []
     start = threading.Barrier(concurrency)
 
     def run(k: int) -> None:
         start.wait()
-        results[k] = job(k)
+        try:
+            results[k] = job(k)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the calling thread below
+            errors.append(error)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(concurrency)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return results
 
 
