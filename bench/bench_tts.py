@@ -274,7 +274,8 @@ def _table(result: dict, n: int) -> str:
     """The figures side by side, for a person: new | baseline | new / baseline | Piper."""
     new, base, piper = result["new"], result.get("baseline", {}), result["piper"]
     ratio = result.get("new_over_baseline", {})
-    rows = [("server RTF, 1 request", "server_rtf_1", "rtf_1"), (f"server RTF, {n} concurrent", f"server_rtf_{n}", None),
+    rows = [("server RTF, 1 request", "server_rtf_1", "rtf_1"),
+            (f"server RTF, {n} concurrent", f"server_rtf_{n}", None),
             ("first audio SSE p50 ms", "ttfa_sse_ms_p50", "ttfa_ms_p50"),
             ("first audio SSE p90 ms", "ttfa_sse_ms_p90", "ttfa_ms_p90"),
             ("first audio WebSocket p50 ms", "ttfa_ws_ms_p50", "ttfa_ms_p50"),
