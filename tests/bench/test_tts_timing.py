@@ -43,6 +43,6 @@ def test_the_stall_is_the_largest_lateness_against_a_clock_that_never_pauses():
     for _, samples in arrivals:
         due.append(arrivals[0][0] + played / RATE)
         played += samples
-    largest = max(arrived - when for (arrived, _), when in zip(arrivals, due))
+    largest = max(arrived - when for (arrived, _), when in zip(arrivals, due, strict=True))
     assert stream_stall(arrivals, RATE) == pytest.approx(largest)
-    assert largest < sum(max(0.0, arrived - when) for (arrived, _), when in zip(arrivals, due))
+    assert largest < sum(max(0.0, arrived - when) for (arrived, _), when in zip(arrivals, due, strict=True))
