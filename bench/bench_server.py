@@ -21,12 +21,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data: Path, org: str, timeout_s: float = 300) -> tuple[subprocess.Popen, str, str]:
+def start_server(data: Path, org: str, timeout_s: float = 300,
+                 env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, str]:
     """`voicesmith serve --no-worker` on `data` with an API key of `org`: (process, base URL, key).
 
-    The per-key rate limit is off: throughput is what the benchmarks measure.
+    `env` is the server's environment (default: this process's); the per-key rate limit is off: throughput is what
+    the benchmarks measure.
     """
-    env = {**os.environ, "VOICESMITH_DATA": str(data), "VOICESMITH_RATE_LIMIT_PER_MIN": "0"}
+    env = {**(os.environ if env is None else env), "VOICESMITH_DATA": str(data), "VOICESMITH_RATE_LIMIT_PER_MIN": "0"}
     key = subprocess.run([sys.executable, "-m", "voicesmith", "keys", "create", "--org", org, "--data", str(data)],
                          capture_output=True, text=True, env=env, check=True).stdout.strip()
     port = free_port()
