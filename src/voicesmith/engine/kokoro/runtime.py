@@ -13,7 +13,7 @@ nothing. bf16 on the generator alone matched (0.993), which needs the graph spli
 VOICESMITH_TTS_RUNTIME (engine/settings.py) picks: `onnxruntime` or `openvino` forces one; `auto`
 (default) takes onnxruntime on a GPU and when VOICESMITH_KOKORO_VARIANT names an onnxruntime graph, and
 otherwise loads both and keeps the one that was faster on the warm-up sentence (best of a few interleaved
-runs). onnxruntime is also what `auto` falls back to when OpenVINO is not installed or fails to load. The
+runs; OpenVINO only when at least OPENVINO_MARGIN faster). onnxruntime is also what `auto` falls back to when OpenVINO is not installed or fails to load. The
 first model of the process decides; every later one (the fine-tune's single-threaded render pool, the
 instant clone) loads the same runtime. The contest's result is remembered in the model directory for this
 machine (its CPU, cores, thread count and both runtimes' versions), so it costs its ~20 s once, not at
@@ -62,6 +62,9 @@ WARM_UP_PHONEMES = ("həlˈO.", "ðə wˈɛðəɹ ɪz lˈʌvli tədˈA, sˌO wi 
 # Rounds of the interleaved timing `auto` runs (each runtime once a round; the best round counts, so the
 # first round's one-off costs do not).
 TIMING_ROUNDS = 3
+# How much faster OpenVINO must be for `auto` to take it: a contest on a busy machine is noisy, its verdict is
+# remembered, and OpenVINO's float32 model holds about twice onnxruntime int8's memory.
+OPENVINO_MARGIN = 0.1
 
 Feeds = dict[str, np.ndarray]
 
@@ -264,7 +267,7 @@ class RuntimePicker:
         ort_s, ov_s = time_backends([ort_backend, ov_backend], warm_up_feeds()[-1])
         timing = f"warm-up sentence in {ov_s:.3f} s with OpenVINO {ov_backend.precision}, {ort_s:.3f} s with " \
                  f"onnxruntime {ort_backend.precision}"
-        if ov_s < ort_s:
+        if ov_s < (1 - OPENVINO_MARGIN) * ort_s:
             return ov_backend, Choice("openvino", f"auto: faster here ({timing})")
         return ort_backend, Choice("onnxruntime", f"auto: faster here ({timing})")
 
