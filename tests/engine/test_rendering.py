@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from voicesmith.engine.rendering import Cancelled, Renderer
+from voicesmith.engine.rendering import Cancelled, CpuMeter, Renderer
 from voicesmith.engine.stock import stock_voices
 
 PHONEMES = ["hˈɛloʊ.", "ɡˈʊd mˈɔɹnɪŋ.", "θˈæŋk jˈu.", "jˈɛs.", "nˈoʊ.", "ɡˈʊd bˈaɪ."]
@@ -76,7 +76,6 @@ def test_free_cores_leaves_out_a_core_another_process_is_busy_with(monkeypatch):
 
 
 def test_cpu_meter_reports_the_cores_other_processes_used_since_the_last_reading():
-    from voicesmith.engine.rendering import CpuMeter
 
     # (all ticks, idle ticks, this process's ticks, seconds) as /proc gives them, 2 cores at 100 ticks/s.
     readings = iter([
@@ -103,8 +102,6 @@ def test_cpu_meter_counts_other_processes_not_this_one():
     import sys
     import time
 
-    from voicesmith.engine.rendering import CpuMeter
-
     meter = CpuMeter()
     end = time.monotonic() + 0.6
     while time.monotonic() < end:  # this process keeps a core busy: not "others"
@@ -121,6 +118,26 @@ def test_cpu_meter_counts_other_processes_not_this_one():
         spinner.wait()
 
 
+def test_renderer_runs_as_many_clips_at_once_as_other_processes_leave_cores(monkeypatch, style):
+    from voicesmith.engine import rendering
+
+    # 2 cores at 100 ticks/s; between readings another process is busy on one core, then on none.
+    readings = iter([(1000, 500, 0, 0.0), (1200, 500, 100, 1.0), (1400, 600, 200, 2.0)])
+    monkeypatch.delenv("VOICESMITH_TRAIN_THREADS", raising=False)
+    monkeypatch.setattr(rendering, "usable_cores", lambda: 2)
+    monkeypatch.setattr(rendering, "free_cores", lambda: 2)
+    monkeypatch.setattr(rendering, "CpuMeter", lambda: CpuMeter(read=lambda: next(readings), cpus=2))
+    jobs = [(style, "hˈaɪ.", 1.0, 1.0)]
+    with Renderer() as r:
+        assert r.workers == 2
+        r.speak_many(jobs)
+        assert r.workers == 1  # a core was busy with another process since the renderer started
+        r.speak_many(jobs)
+        assert r.workers == 2  # and free again since
+
+
+# Slow: it needs the machine's cores free apart from its own spinner; the test above is its fast sibling.
+@pytest.mark.slow
 def test_renderer_follows_the_cores_other_processes_leave_free(monkeypatch, style):
     import os
     import subprocess
