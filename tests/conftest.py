@@ -29,9 +29,9 @@ import pytest
 from tests.worker.jobs_support import JobsEnv, make_jobs_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# The suite runs Kokoro on onnxruntime (its thresholds were measured there, and `auto` would load and time
-# both runtimes in every test process and server); tests/engine/test_kokoro_runtime.py covers OpenVINO and
-# `auto`. Set VOICESMITH_TTS_RUNTIME to run the suite on another runtime. Subprocesses inherit it.
+# The suite runs Kokoro on onnxruntime: its thresholds were measured there, and `auto`'s choice depends on the
+# machine (the first process on a new one also loads and times both runtimes). tests/engine/test_kokoro_runtime.py
+# covers OpenVINO and `auto`. Set VOICESMITH_TTS_RUNTIME to run the suite on another runtime. Subprocesses inherit it.
 os.environ.setdefault("VOICESMITH_TTS_RUNTIME", "onnxruntime")
 SERVER_START_TIMEOUT_S = 180.0
 
