@@ -252,9 +252,7 @@ class RuntimePicker:
             except Exception as exc:  # noqa: BLE001 (uninstalled since: measure again)
                 log.warning("the remembered TTS runtime %s could not be loaded, measuring again: %s",
                             remembered.runtime, exc)
-        backend, choice = self._contest(threads)
-        self._remember(threads, choice)
-        return backend, choice
+        return self._contest(threads)
 
     def _contest(self, threads: int) -> tuple[Backend, Choice]:
         ort_backend = self.loaders["onnxruntime"](threads)
@@ -267,9 +265,13 @@ class RuntimePicker:
         ort_s, ov_s = time_backends([ort_backend, ov_backend], warm_up_feeds()[-1])
         timing = f"warm-up sentence in {ov_s:.3f} s with OpenVINO {ov_backend.precision}, {ort_s:.3f} s with " \
                  f"onnxruntime {ort_backend.precision}"
+        # Only a measured verdict is remembered: an OpenVINO that failed to load above is tried again next time.
         if ov_s < (1 - OPENVINO_MARGIN) * ort_s:
-            return ov_backend, Choice("openvino", f"auto: faster here ({timing})")
-        return ort_backend, Choice("onnxruntime", f"auto: faster here ({timing})")
+            backend, choice = ov_backend, Choice("openvino", f"auto: faster here ({timing})")
+        else:
+            backend, choice = ort_backend, Choice("onnxruntime", f"auto: faster here ({timing})")
+        self._remember(threads, choice)
+        return backend, choice
 
     def _recall(self, threads: int) -> Choice | None:
         if self.memory is None:
@@ -285,8 +287,7 @@ class RuntimePicker:
                                         f"remembered ({saved.get('reason', '')})")
 
     def _remember(self, threads: int, choice: Choice) -> None:
-        # Only a contest's verdict: an OpenVINO that failed to load is tried again next time.
-        if self.memory is None or not choice.reason.startswith("auto: faster here"):
+        if self.memory is None:
             return
         record = {"machine": machine_key(threads), "measured_on": date.today().isoformat(), **asdict(choice)}
         try:
