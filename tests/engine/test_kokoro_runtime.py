@@ -39,7 +39,8 @@ def test_forcing_a_runtime_runs_it_for_the_api_and_the_render_pool(monkeypatch, 
     monkeypatch.setenv("VOICESMITH_TTS_RUNTIME", name)
     serving = KokoroOnnx()
     assert serving.backend.name == name
-    assert isinstance(getattr(serving.backend, "session", None) or serving.backend.model, kind)
+    loaded = [serving.backend.session] if name == "onnxruntime" else list(serving.backend.models.values())
+    assert loaded and all(isinstance(model, kind) for model in loaded)
     assert serving.warmed == WARM_UP_TOKENS  # every warm-up shape ran before the model was handed out
     assert fresh_picker.choice.reason == "set by VOICESMITH_TTS_RUNTIME"
     pool_model = rendering.training_synthesizer().model  # the fine-tune's and instant clone's renderer
@@ -137,7 +138,8 @@ def synths():
     return {
         "ort int8": Synthesizer(KokoroOnnx(backend=runtime.OnnxRuntimeBackend(2))),
         "ort float32": Synthesizer(KokoroOnnx(backend=runtime.OnnxRuntimeBackend(2, "float32"))),
-        "openvino": Synthesizer(KokoroOnnx(backend=runtime.OpenVinoBackend(2))),
+        "openvino float32": Synthesizer(KokoroOnnx(backend=runtime.OpenVinoBackend(2, "f32", "f32"))),
+        "openvino": Synthesizer(KokoroOnnx(backend=runtime.OpenVinoBackend(2))),  # as served: bf16 generator
     }
 
 
@@ -159,14 +161,17 @@ def test_onnxruntime_and_openvino_speak_alike(synths):
     text = "Please close the door behind you."
     audio = {k: s.synthesize(text, voice).audio for k, s in synths.items()}
     # The same float32 graph on both runtimes: the same durations, so the clips align sample for sample.
-    assert len(audio["openvino"]) == len(audio["ort float32"])
+    assert len(audio["openvino float32"]) == len(audio["ort float32"]) == len(audio["openvino"])
     # Bound: 5 stock voices x 2 sentences measured 1.3-2.8 dB (runtimes' rounding; docs/benchmarks.md). Before
     # graph.pin_edge_phases the harmonic source's edge bins flipped phase by 2 pi between runtimes: 8-17 dB.
-    assert log_spectral_distance(audio["openvino"], audio["ort float32"]) <= 4.0
+    assert log_spectral_distance(audio["openvino float32"], audio["ort float32"]) <= 4.0
     emb = dict(zip(audio, embed_many(list(audio.values()), SR)))
     # The same voice: measured >= 0.996 (same graph) and >= 0.975 (OpenVINO against the served int8 graph, as
     # close as onnxruntime's own float32 graph is to it); 0.89 before pin_edge_phases.
-    assert cosine(emb["openvino"], emb["ort float32"]) >= 0.99
+    assert cosine(emb["openvino float32"], emb["ort float32"]) >= 0.99
+    # As served (the generator in bf16): the same voice as its float32 self (measured 0.99 and up), and as close
+    # to onnxruntime int8 as issue 10 asks of a runtime (all bf16 measured 0.75-0.93 here).
+    assert cosine(emb["openvino"], emb["openvino float32"]) >= 0.98
     assert cosine(emb["openvino"], emb["ort int8"]) >= 0.95
 
 

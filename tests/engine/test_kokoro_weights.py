@@ -63,3 +63,31 @@ def test_instrumented_graphs_have_pitch_input_and_duration_output(variant):
         assert not ops & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeLinear"}
     else:
         assert "MatMulInteger" in ops
+
+
+def test_the_halves_compute_what_the_whole_graph_does():
+    import onnxruntime as ort
+
+    from voicesmith.engine.kokoro import runtime
+
+    def session(half=None):
+        return ort.InferenceSession(str(graph.build_variant("int8", half)))
+
+    feeds = runtime.warm_up_feeds()[-1]
+    audio, durations, f0 = session().run(None, feeds)
+    front, generator = session("front"), session("generator")
+    assert [i.name for i in front.get_inputs()] == ["tokens", "style", "speed", "pitch_scale"]
+    assert [i.name for i in generator.get_inputs()] == [graph.FEATURES_TENSOR, graph.HARMONICS_TENSOR, "style"]
+    front_durations, front_f0, features, harmonics = front.run(None, feeds)
+    (split_audio,) = generator.run(None, {graph.FEATURES_TENSOR: features, graph.HARMONICS_TENSOR: harmonics,
+                                          "style": feeds["style"]})
+    # The same nodes on the same inputs: the same numbers, bit for bit.
+    assert np.array_equal(front_durations, durations) and np.array_equal(front_f0, f0)
+    assert np.array_equal(split_audio, audio) and np.abs(audio).max() > 0.05
+
+
+def test_a_cut_that_leaves_an_input_unfed_is_refused():
+    model = onnx.load(str(graph.build_variant("int8")))
+    with pytest.raises(graph.GraphError, match="unfed"):
+        # The generator without the harmonic source's spectrum: it would need the front's tensors.
+        graph._subgraph(model, [onnx.helper.make_tensor_value_info(graph.FEATURES_TENSOR, 1, None)], ["audio"])

@@ -17,8 +17,15 @@
    real part is negative. Runtimes round differently, so the same graph spoke audibly differently on
    onnxruntime and OpenVINO (speaker similarity 0.89, docs/benchmarks.md). The surgery sets the imaginary
    part of those two bins to +1e-9, which gives them phase 0 or pi, as torch's atan2 does for +0.
+4. `split`: cuts the instrumented graph in two halves. The front (text encoder, prosody, alignment, the
+   decoder's feature stack and the harmonic source with its STFT) takes the whole graph's inputs and gives
+   `durations`, `f0`, `features` (the decoder's output before the generator) and `harmonics` (the source's
+   STFT magnitude and phase); the generator (upsampling resblocks and the iSTFT, ~90% of a call's time)
+   takes `features`, `harmonics` and `style` and gives `audio`. The halves compute exactly what the whole
+   graph does; apart, each can run in its own precision: OpenVINO runs the generator in bf16, which the front
+   (the harmonic source's sine, whose phase reaches tens of thousands of radians) does not survive.
 
-All three are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
+All four are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
 """
 
 from __future__ import annotations
@@ -38,9 +45,13 @@ from voicesmith.engine.kokoro import weights
 # Tensor names in the shipped export (checked by `instrument`, which fails loudly if they move).
 F0_TENSOR = "/encoder/F0_proj/Conv_output_0"
 DURATION_TENSOR = "/encoder/Cast_output_0"
+# Where `split` cuts: the decoder's last block's output, and the generator's input spectrum of the source.
+FEATURES_TENSOR = "/decoder/decoder/decode.3/Div_4_output_0"
+HARMONICS_TENSOR = "/decoder/decoder/generator/Concat_3_output_0"
 # Bump when the surgery changes so cached graphs are rebuilt.
 RECIPE_VERSION = 2
 VARIANTS = ("int8", "float32")
+HALVES = ("front", "generator")
 
 
 class GraphError(RuntimeError):
@@ -293,35 +304,94 @@ def dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def variant_path(variant: str) -> Path:
+def _subgraph(model: onnx.ModelProto, inputs: list[onnx.ValueInfoProto], outputs: list[str]) -> onnx.ModelProto:
+    """The part of `model` that computes `outputs` from `inputs` (graph inputs or inner tensors), as a model."""
+    graph = model.graph
+    given = {info.name for info in inputs}
+    produced = _producers(graph)
+    needed, nodes = list(outputs), {}
+    while needed:
+        name = needed.pop()
+        node = produced.get(name)
+        if name in given or node is None or id(node) in nodes:
+            continue
+        nodes[id(node)] = node
+        needed.extend(node.input)
+    kept = [node for node in graph.node if id(node) in nodes]  # in the graph's (topological) order
+    read = {name for node in kept for name in node.input}
+    missing = read - given - set(produced) - {t.name for t in graph.initializer} - {""}
+    if missing:
+        raise GraphError(f"the cut leaves inputs unfed: {sorted(missing)}")
+    out_info = {info.name: info for info in graph.output}
+    sub = helper.make_graph(
+        kept, f"{graph.name}/{'+'.join(outputs)}", list(inputs),
+        [out_info.get(name) or helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
+        [t for t in graph.initializer if t.name in read])
+    return helper.make_model(sub, opset_imports=model.opset_import, ir_version=model.ir_version)
+
+
+def split(model: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """The instrumented `model` as (front, generator); see the module doc."""
+    produced = _producers(model.graph)
+    for name in (FEATURES_TENSOR, HARMONICS_TENSOR):
+        if name not in produced:
+            raise GraphError(f"tensor {name} not found: not the Kokoro v1.0 export this engine expects")
+    front = _subgraph(model, list(model.graph.input), ["durations", "f0", FEATURES_TENSOR, HARMONICS_TENSOR])
+    style = next(info for info in model.graph.input if info.name == "style")
+    cut = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, None, None])
+           for name in (FEATURES_TENSOR, HARMONICS_TENSOR)]
+    generator = _subgraph(model, [*cut, style], ["audio"])
+    return front, generator
+
+
+def variant_path(variant: str, half: str | None = None) -> Path:
+    """Where the instrumented graph of `variant` is cached: the whole graph, or one of its HALVES."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown model variant {variant!r}; expected one of {VARIANTS}")
+    if half is not None and half not in HALVES:
+        raise ValueError(f"unknown graph half {half!r}; expected one of {HALVES}")
     source = weights.expected_sha256()[:16]
-    return weights.cache_dir() / f"kokoro-v1.0.{variant}.{source}.r{RECIPE_VERSION}.onnx"
+    part = f".{half}" if half else ""
+    return weights.cache_dir() / f"kokoro-v1.0.{variant}{part}.{source}.r{RECIPE_VERSION}.onnx"
 
 
-def build_variant(variant: str) -> Path:
-    """Path of the instrumented graph of `variant`, built and cached on first use.
+def _cached(path: Path) -> bool:
+    """The file is there and matches the sidecar `.sha256` written after it (else it is damaged or partial)."""
+    stamp = path.with_name(path.name + ".sha256")
+    return path.is_file() and stamp.is_file() and stamp.read_text().strip() == weights.sha256_file(path)
 
-    A sidecar `.sha256` written after the graph lets later loads detect a damaged cache file.
-    int8: ~2 s to build; float32: ~6 s and 325 MB on disk (2 cores).
-    """
-    out = variant_path(variant)
-    stamp = out.with_name(out.name + ".sha256")
-    if out.is_file() and stamp.is_file() and stamp.read_text().strip() == weights.sha256_file(out):
-        return out
-    model = onnx.load(str(weights.model_path()))
-    if variant == "float32":
-        dequantize(model)
-    instrument(model)
-    pin_edge_phases(model)
+
+def _store(path: Path, model: onnx.ModelProto) -> None:
     data = model.SerializeToString()
     digest = hashlib.sha256(data).hexdigest()
-    atomic_write(out, lambda tmp: tmp.write_bytes(data))
-    atomic_write(stamp, lambda tmp: tmp.write_text(digest))
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    atomic_write(path.with_name(path.name + ".sha256"), lambda tmp: tmp.write_text(digest))
+
+
+def build_variant(variant: str, half: str | None = None) -> Path:
+    """Path of the instrumented graph of `variant` (or of one of its halves), built and cached on first use.
+
+    int8: ~2 s to build; float32: ~6 s and 325 MB on disk (2 cores); its halves, a few s more and as much again.
+    """
+    out = variant_path(variant, half)
+    if _cached(out):
+        return out
+    if half is None:
+        model = onnx.load(str(weights.model_path()))
+        if variant == "float32":
+            dequantize(model)
+        instrument(model)
+        pin_edge_phases(model)
+        _store(out, model)
+        return out
+    halves = dict(zip(HALVES, split(onnx.load(str(build_variant(variant))))))
+    for name, model in halves.items():
+        _store(variant_path(variant, name), model)
     return out
 
 
-if __name__ == "__main__":  # build both variants ahead of time, e.g. from an install script
+if __name__ == "__main__":  # build the graphs ahead of time, e.g. from an install script
     for name in sys.argv[1:] or VARIANTS:
         print(build_variant(name))
+        for half in HALVES:
+            print(build_variant(name, half))

@@ -1,14 +1,15 @@
 """Where the Kokoro graph runs: onnxruntime or OpenVINO, decided once per process.
 
-Both runtimes load a graph `kokoro.graph.build_variant` made, so they run the same instrumented graph
-(pitch_scale in; audio, durations and f0 out). onnxruntime runs the int8 graph on a CPU (its fastest there)
-and the float32 one on a GPU (no CUDA kernels for the int8 ops). OpenVINO runs the float32 graph in float32
-(it has no kernel for onnxruntime's DynamicQuantizeLSTM, so it never gets the int8 graph). Not in bfloat16,
-although that was the fastest on a CPU with BF16 instructions: over the whole graph bf16 changed the voice
-(speaker similarity 0.75-0.93 to onnxruntime's output, docs/benchmarks.md). The likely cause, not
-isolated: the front of the graph (the harmonic source, a sine whose phase reaches tens of thousands of
-radians, and its STFT) in bf16; marking those nodes to keep their precision (rt_info "precise_0") changed
-nothing. bf16 on the generator alone matched (0.993), which needs the graph split in two.
+Both runtimes load graphs `kokoro.graph.build_variant` made, so they run the same instrumented graph
+(pitch_scale in; audio, durations and f0 out). onnxruntime runs the whole int8 graph on a CPU (its fastest
+there) and the float32 one on a GPU (no CUDA kernels for the int8 ops). OpenVINO runs the float32 graph
+(it has no kernel for onnxruntime's DynamicQuantizeLSTM, so it never gets the int8 graph) split in its two
+halves: the front in float32 and the generator in bf16 (GENERATOR_PRECISION). bf16 over the whole graph was
+faster still but changed the voice (speaker similarity 0.75-0.93 to onnxruntime's output, docs/benchmarks.md),
+most likely in the front's harmonic source (a sine whose phase reaches tens of thousands of radians, and its
+STFT); marking those nodes to keep their precision (rt_info "precise_0") changed nothing. bf16 on the
+generator alone keeps the voice (>= 0.99 to OpenVINO float32) at about 0.7x float32's time on a CPU with
+BF16 instructions; the generator is ~90% of a call.
 
 VOICESMITH_TTS_RUNTIME (engine/settings.py) picks: `onnxruntime` or `openvino` forces one; `auto`
 (default) takes onnxruntime on a GPU and when VOICESMITH_KOKORO_VARIANT names an onnxruntime graph, and
@@ -39,7 +40,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -48,9 +49,16 @@ from voicesmith.engine.checkpoints import atomic_write
 from voicesmith.engine.kokoro import graph, weights
 from voicesmith.engine.settings import RUNTIME_ENV, kokoro_variant, model_dir, tts_runtime, usable_cores
 
+if TYPE_CHECKING:  # imported where a backend is made: a process that never loads OpenVINO never imports it
+    import openvino as ov
+
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("audio", "durations", "f0")
+FRONT_OUTPUTS = ("durations", "f0", graph.FEATURES_TENSOR, graph.HARMONICS_TENSOR)
+# The precision OpenVINO runs the generator half in (the front always float32): on this project's CPUs with
+# BF16 instructions 0.7x float32's time with speaker similarity >= 0.99 (docs/benchmarks.md).
+GENERATOR_PRECISION = "bf16"
 # The model variant onnxruntime serves on the CPU: the faster one at equal quality (bench/bench_engine.py).
 # On a GPU the float32 graph: the int8 graph's ConvInteger/MatMulInteger have no CUDA kernels.
 DEFAULT_VARIANT = "int8"
@@ -73,7 +81,7 @@ class Backend(Protocol):
     """One loaded runtime running the Kokoro graph; `run` is safe to call from several threads at once."""
 
     name: str  # "onnxruntime" or "openvino"
-    precision: str  # the numbers it computes in: "int8" or "float32" ("bf16" only in bench/bench_runtime.py)
+    precision: str  # the numbers it computes in: "int8", "float32" or "float32, bf16 generator"
 
     def run(self, feeds: Feeds) -> list[np.ndarray]:
         """The graph's OUTPUTS for `feeds` (tokens, style, speed, pitch_scale)."""
@@ -103,10 +111,13 @@ class OnnxRuntimeBackend:
 
 
 class OpenVinoBackend:
-    """OpenVINO on the CPU, compiled once for the graph's dynamic shapes.
+    """OpenVINO on the CPU: the graph's two halves (`graph.split`), each compiled once for dynamic shapes.
 
-    An infer request is not thread-safe, so each calling thread gets its own. `threads` is what one call
-    may use; the compiled model gets one stream per `threads` of the usable cores, so callers that run
+    The front runs in float32 and the generator in GENERATOR_PRECISION: bf16 over the whole graph changed the
+    voice, bf16 on the generator alone keeps it (module doc). Where the CPU has no bf16 instructions OpenVINO
+    computes the generator in float32 whatever the hint says.
+    An infer request is not thread-safe, so each calling thread gets its own pair. `threads` is what one call
+    may use; each compiled half gets one stream per `threads` of the usable cores, so callers that run
     single-threaded calls side by side (the fine-tune's render pool) run them in parallel. Compiled models
     are cached on disk (OpenVINO's CACHE_DIR, next to the built graphs): compiling takes ~2-10 s, loading
     from the cache ~1 s.
@@ -114,31 +125,53 @@ class OpenVinoBackend:
 
     name = "openvino"
 
-    def __init__(self, threads: int, precision: str = "f32") -> None:
-        """`precision`: OpenVINO's inference precision; the engine serves "f32" only (bench/bench_runtime.py
-        measures "bf16")."""
-        import openvino as ov
+    def __init__(self, threads: int, precision: str = "f32", generator_precision: str | None = None) -> None:
+        """`precision`: OpenVINO's inference precision for the front; `generator_precision` for the generator
+        (default GENERATOR_PRECISION). bench/bench_runtime.py measures the other combinations."""
+        import openvino
 
-        self.precision = "float32" if precision == "f32" else precision
-        core = ov.Core()
+        generator_precision = generator_precision or GENERATOR_PRECISION
+        self.precision = _precision_label(precision, generator_precision)
+        core = openvino.Core()
         streams = max(1, usable_cores() // threads)
-        config = {
-            "INFERENCE_PRECISION_HINT": precision,
-            "NUM_STREAMS": streams,
-            "INFERENCE_NUM_THREADS": streams * threads,
-            "CACHE_DIR": str(model_dir() / "openvino"),
-        }
-        self.model = core.compile_model(str(graph.build_variant("float32")), "CPU", config)
-        self._ports = [self.model.output(name) for name in OUTPUTS]
+
+        def compile_half(half: str, hint: str) -> ov.CompiledModel:
+            config = {
+                "INFERENCE_PRECISION_HINT": hint,
+                "NUM_STREAMS": streams,
+                "INFERENCE_NUM_THREADS": streams * threads,
+                "CACHE_DIR": str(model_dir() / "openvino"),
+            }
+            return core.compile_model(str(graph.build_variant("float32", half)), "CPU", config)
+
+        self.models = {"front": compile_half("front", precision),
+                       "generator": compile_half("generator", generator_precision)}
+        self._front_ports = [self.models["front"].output(name) for name in FRONT_OUTPUTS]
+        self._audio_port = self.models["generator"].output("audio")
         self._local = threading.local()
 
+    def _requests(self) -> tuple[ov.InferRequest, ov.InferRequest]:
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = (self.models["front"].create_infer_request(),
+                                               self.models["generator"].create_infer_request())
+        return requests
+
     def run(self, feeds: Feeds) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self.model.create_infer_request()
-        results = request.infer(feeds)
-        # The request reuses its output buffers on the next call: copy.
-        return [np.array(results[port]) for port in self._ports]
+        front, generator = self._requests()
+        front_out = front.infer(feeds)
+        durations, f0, features, harmonics = (front_out[port] for port in self._front_ports)
+        audio = generator.infer({graph.FEATURES_TENSOR: features, graph.HARMONICS_TENSOR: harmonics,
+                                 "style": feeds["style"]})[self._audio_port]
+        # Each request reuses its output buffers on its next call: copy.
+        return [np.array(audio), np.array(durations), np.array(f0)]
+
+
+def _precision_label(front: str, generator: str) -> str:
+    """"float32", or e.g. "float32, bf16 generator" where the halves differ."""
+    names = {"f32": "float32"}
+    front, generator = names.get(front, front), names.get(generator, generator)
+    return front if front == generator else f"{front}, {generator} generator"
 
 
 Loader = Callable[..., Backend]
@@ -208,7 +241,9 @@ def machine_key(threads: int) -> str:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{package} none")
-    text = f"{cpu}|{usable_cores()} cores|{threads} threads|{', '.join(versions)}|recipe {graph.RECIPE_VERSION}"
+    # The OpenVINO contestant's make-up is part of the key: a choice measured against another one is stale.
+    text = f"{cpu}|{usable_cores()} cores|{threads} threads|{', '.join(versions)}|recipe {graph.RECIPE_VERSION}" \
+           f"|openvino halves, generator {GENERATOR_PRECISION}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
