@@ -85,7 +85,15 @@ class Running:
                 return line
 
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
-        code = self.proc.wait(timeout=timeout)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # show what it printed: a hang is otherwise undiagnosable
+            self.proc.wait()
+            while (line := self.lines.get(timeout=10)) is not None:
+                self.seen.append(line)
+            pytest.fail(f"the CLI did not exit within {timeout:.0f} s:\n" + "\n".join(self.seen)
+                        + "\n" + self.proc.stderr.read())
         while (line := self.lines.get(timeout=10)) is not None:
             self.seen.append(line)
         return code, "\n".join(self.seen), self.proc.stderr.read()
