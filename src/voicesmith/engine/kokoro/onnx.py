@@ -45,7 +45,6 @@ class KokoroOnnx:
         if backend is None and variant:
             backend = runtime.OnnxRuntimeBackend(self.threads, variant)
         self.backend = backend or runtime.open_backend(self.threads)
-        self.variant = self.backend.precision
         # Token counts (pads included) of the inputs run once here, so no request pays a first call.
         self.warmed: list[int] = runtime.warm_up(self.backend)
         self.vocab = weights.vocab()
