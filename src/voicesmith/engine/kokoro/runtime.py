@@ -8,8 +8,8 @@ halves: the front in float32 and the generator in bf16 (GENERATOR_PRECISION). bf
 faster still but changed the voice (speaker similarity 0.75-0.93 to onnxruntime's output, docs/benchmarks.md),
 most likely in the front's harmonic source (a sine whose phase reaches tens of thousands of radians, and its
 STFT); marking those nodes to keep their precision (rt_info "precise_0") changed nothing. bf16 on the
-generator alone keeps the voice (>= 0.99 to OpenVINO float32) at about 0.7x float32's time on a CPU with
-BF16 instructions; the generator is ~90% of a call.
+generator alone keeps the voice (similarity 0.992 to onnxruntime int8's on the bench paragraph) at about 0.6x
+float32's time on a CPU with BF16 instructions; the generator is ~90% of a call.
 
 VOICESMITH_TTS_RUNTIME (engine/settings.py) picks: `onnxruntime` or `openvino` forces one; `auto`
 (default) takes onnxruntime on a GPU and when VOICESMITH_KOKORO_VARIANT names an onnxruntime graph, and
@@ -17,7 +17,7 @@ otherwise loads both and keeps the one that was faster on the warm-up sentence (
 runs; OpenVINO only when at least OPENVINO_MARGIN faster). onnxruntime is also what `auto` falls back to when OpenVINO is not installed or fails to load. The
 first model of the process decides; every later one (the fine-tune's single-threaded render pool, the
 instant clone) loads the same runtime. The contest's result is remembered in the model directory for this
-machine (its CPU, cores, thread count and both runtimes' versions), so it costs its ~20 s once, not at
+machine (its CPU, cores, thread count, both runtimes' versions and OpenVINO's precisions), so it costs its ~20 s once, not at
 every start of every process.
 
 The graph's shapes are dynamic (tokens in, frames out, both vary per call): each runtime compiles it once
@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("audio", "durations", "f0")
 FRONT_OUTPUTS = ("durations", "f0", graph.FEATURES_TENSOR, graph.HARMONICS_TENSOR)
-# The precision OpenVINO runs the generator half in (the front always float32): on this project's CPUs with
-# BF16 instructions 0.7x float32's time with speaker similarity >= 0.99 (docs/benchmarks.md).
+# The precision OpenVINO runs the generator half in (the front always float32): on the development CPU (BF16
+# instructions) 0.61x float32's time, and the served whole 0.82-0.84x onnxruntime int8's (docs/benchmarks.md).
 GENERATOR_PRECISION = "bf16"
 # The model variant onnxruntime serves on the CPU: the faster one at equal quality (bench/bench_engine.py).
 # On a GPU the float32 graph: the int8 graph's ConvInteger/MatMulInteger have no CUDA kernels.
@@ -114,8 +114,8 @@ class OpenVinoBackend:
     """OpenVINO on the CPU: the graph's two halves (`graph.split`), each compiled once for dynamic shapes.
 
     The front runs in float32 and the generator in GENERATOR_PRECISION: bf16 over the whole graph changed the
-    voice, bf16 on the generator alone keeps it (module doc). Where the CPU has no bf16 instructions OpenVINO
-    computes the generator in float32 whatever the hint says.
+    voice, bf16 on the generator alone keeps it (module doc). On a CPU without BF16 instructions (not measured
+    here) the hint may run slower or in float32; `auto`'s timing contest decides whether OpenVINO serves there.
     An infer request is not thread-safe, so each calling thread gets its own pair. `threads` is what one call
     may use; each compiled half gets one stream per `threads` of the usable cores, so callers that run
     single-threaded calls side by side (the fine-tune's render pool) run them in parallel. Compiled models
