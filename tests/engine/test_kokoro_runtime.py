@@ -85,6 +85,18 @@ def test_auto_keeps_the_runtime_that_was_faster_here(monkeypatch, caplog, ort_s,
     assert again.name == winner and again.calls == 0
 
 
+def test_under_auto_the_render_pool_stays_on_onnxruntime_whatever_serves(monkeypatch):
+    """The fine-tune's renders took as long and 2.7x the memory on OpenVINO (docs/benchmarks.md), so `auto` keeps
+    them on onnxruntime even where OpenVINO wins the serving contest; a forced runtime runs both (test above)."""
+    monkeypatch.delenv("VOICESMITH_TTS_RUNTIME", raising=False)
+    monkeypatch.delenv("VOICESMITH_KOKORO_VARIANT", raising=False)
+    monkeypatch.setattr(runtime, "picker", runtime.RuntimePicker(fake_loaders(0.2, 0.0), memory=None))
+    monkeypatch.setattr(rendering, "_training_synth", {})
+    assert KokoroOnnx(backend=runtime.open_backend(2)).backend.name == "openvino"  # won the contest
+    pool_model = rendering.training_synthesizer().model
+    assert pool_model.backend.name == "onnxruntime" and pool_model.threads == 1
+
+
 def test_autos_measured_choice_is_remembered_for_this_machine(monkeypatch, tmp_path):
     monkeypatch.delenv("VOICESMITH_TTS_RUNTIME", raising=False)
     monkeypatch.delenv("VOICESMITH_KOKORO_VARIANT", raising=False)

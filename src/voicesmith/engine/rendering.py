@@ -100,11 +100,12 @@ _training_lock = threading.Lock()
 
 def training_synthesizer() -> Synthesizer:
     """A synthesizer whose model session uses one thread per call (parallelism comes from callers)."""
+    from voicesmith.engine.kokoro import runtime
     from voicesmith.engine.kokoro.onnx import KokoroOnnx
 
     with _training_lock:
         if 1 not in _training_synth:
-            _training_synth[1] = Synthesizer(KokoroOnnx(threads=1))
+            _training_synth[1] = Synthesizer(KokoroOnnx(threads=1, backend=runtime.open_render_backend(1)))
         return _training_synth[1]
 
 

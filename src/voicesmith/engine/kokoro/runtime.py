@@ -15,8 +15,9 @@ VOICESMITH_TTS_RUNTIME (engine/settings.py) picks: `onnxruntime` or `openvino` f
 (default) takes onnxruntime on a GPU and when VOICESMITH_KOKORO_VARIANT names an onnxruntime graph, and
 otherwise loads both and keeps the one that was faster on the warm-up sentence (best of a few interleaved
 runs; OpenVINO only when at least OPENVINO_MARGIN faster). onnxruntime is also what `auto` falls back to when OpenVINO is not installed or fails to load. The
-first model of the process decides; every later one (the fine-tune's single-threaded render pool, the
-instant clone) loads the same runtime. The contest's result is remembered in the model directory for this
+first model of the process decides; every later one loads the same runtime, except the fine-tune's and the
+instant clone's render pool, which `auto` keeps on onnxruntime (`open_render_backend`: OpenVINO made the fine-tune
+no faster for 2.7x the memory). The contest's result is remembered in the model directory for this
 machine (its CPU, cores, thread count, both runtimes' versions and OpenVINO's precisions), so it costs its ~20 s once, not at
 every start of every process.
 
@@ -340,3 +341,13 @@ picker = RuntimePicker()
 def open_backend(threads: int) -> Backend:
     """A backend of this process's runtime (decided on the first call; see the module doc)."""
     return picker.open(threads)
+
+
+def open_render_backend(threads: int) -> Backend:
+    """A backend for the fine-tune's and the instant clone's renders: the runtime VOICESMITH_TTS_RUNTIME forces,
+    and under `auto` onnxruntime, whatever serves the API. Measured in one run on a tiny fine-tune
+    (docs/benchmarks.md): with OpenVINO it took 1.05x onnxruntime's time and 2.7x its memory (4.6 vs 1.7 GB;
+    8.4 GB on the default budget), although a render alone is faster on it (0.83x): its per-length buffers cost
+    more than its speed gains there."""
+    setting = tts_runtime()
+    return picker.loaders[setting if setting != "auto" else "onnxruntime"](threads)
