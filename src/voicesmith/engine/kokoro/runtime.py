@@ -347,7 +347,7 @@ def open_render_backend(threads: int) -> Backend:
     """A backend for the fine-tune's and the instant clone's renders: the runtime VOICESMITH_TTS_RUNTIME forces,
     and under `auto` onnxruntime, whatever serves the API. Measured in one run on a tiny fine-tune
     (docs/benchmarks.md): with OpenVINO it took 1.05x onnxruntime's time and 2.7x its memory (4.6 vs 1.7 GB;
-    8.4 GB on the default budget), although a render alone is faster on it (0.83x): its per-length buffers cost
-    more than its speed gains there."""
+    8.4 GB on the default budget), although a render alone is faster on it (0.83x); why the whole fine-tune does
+    not follow was not found."""
     setting = tts_runtime()
     return picker.loaders[setting if setting != "auto" else "onnxruntime"](threads)
