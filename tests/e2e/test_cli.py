@@ -86,17 +86,17 @@ class Running:
 
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         try:
-            code = self.proc.wait(timeout=timeout)
+            code: int | None = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()  # show what it printed: a hang is otherwise undiagnosable
+            self.proc.kill()  # and show what it printed: a hang is otherwise undiagnosable
             self.proc.wait()
-            while (line := self.lines.get(timeout=10)) is not None:
-                self.seen.append(line)
-            pytest.fail(f"the CLI did not exit within {timeout:.0f} s:\n" + "\n".join(self.seen)
-                        + "\n" + self.proc.stderr.read())
+            code = None
         while (line := self.lines.get(timeout=10)) is not None:
             self.seen.append(line)
-        return code, "\n".join(self.seen), self.proc.stderr.read()
+        stdout, stderr = "\n".join(self.seen), self.proc.stderr.read()
+        if code is None:
+            pytest.fail(f"the CLI did not exit within {timeout:.0f} s:\n{stdout}\n{stderr}")
+        return code, stdout, stderr
 
 
 @pytest.fixture()
