@@ -48,6 +48,12 @@ DURATION_TENSOR = "/encoder/Cast_output_0"
 # Where `split` cuts: the decoder's last block's output, and the generator's input spectrum of the source.
 FEATURES_TENSOR = "/decoder/decoder/decode.3/Div_4_output_0"
 HARMONICS_TENSOR = "/decoder/decoder/generator/Concat_3_output_0"
+# What Kokoro's decoder takes (engine/kokoro/decoder.py is its torch twin): the text encoder's output before
+# alignment [1, 512, tokens], and the decoder's inputs: aligned text [1, 512, frames], the F0 and energy
+# curves [1, 2*frames] and the timbre half of the style [1, 128].
+TEXT_FEATURES_TENSOR = "/encoder/text_encoder/Transpose_2_output_0"
+DECODER_INPUTS = ("/encoder/MatMul_1_output_0", "/encoder/Reshape_output_0", "/encoder/Reshape_1_output_0",
+                  "/decoder/Slice_output_0")
 # Bump when the surgery changes so cached graphs are rebuilt.
 RECIPE_VERSION = 2
 VARIANTS = ("int8", "float32")
@@ -328,6 +334,15 @@ def _subgraph(model: onnx.ModelProto, inputs: list[onnx.ValueInfoProto], outputs
         [out_info.get(name) or helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
         [t for t in graph.initializer if t.name in read])
     return helper.make_model(sub, opset_imports=model.opset_import, ir_version=model.ir_version)
+
+
+def tap(model: onnx.ModelProto, tensors: list[str]) -> onnx.ModelProto:
+    """The part of `model` that computes `tensors` (outputs or inner tensors) from its inputs, as a model."""
+    produced = _producers(model.graph)
+    unknown = [name for name in tensors if name not in produced]
+    if unknown:
+        raise GraphError(f"tensors {unknown} not found: not the Kokoro v1.0 export this engine expects")
+    return _subgraph(model, list(model.graph.input), tensors)
 
 
 def split(model: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto]:
