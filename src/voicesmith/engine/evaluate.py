@@ -158,7 +158,13 @@ def evaluate_voice(
     should_cancel: Callable[[], bool] | None = None,
 ) -> VoiceEvaluation:
     clips = speak_held_out(voice, held, renderer, should_cancel)
-    sr = renderer.sample_rate
+    return evaluate_clips(clips, renderer.sample_rate, held, with_wer=with_wer, previews=previews)
+
+
+def evaluate_clips(
+    clips: Sequence[np.ndarray], sr: int, held: HeldOutSet, *, with_wer: bool = True, previews: int = 0
+) -> VoiceEvaluation:
+    """Every measure of a voice's clips of the held-out sentences (in `held`'s order), however they were made."""
     stats = measure(clips, sr, held.phonemes, held.source_rate)
     sims = stats.similarities(held.centroid)
     found = likeness.features([to_band(c, sr, held.source_rate) for c in clips], stats.rate)

@@ -3,8 +3,10 @@
 Today a voice is a Kokoro style pack (510 rows x 256: row i is used for a text of i+1 phonemes;
 the first 128 values condition the decoder/timbre, the last 128 the prosody predictor), a pitch
 scale, a speaking-rate factor and, for fine-tuned voices, a timbre filter (`engine.timbre`) applied
-to the model's output. The format is versioned so later engines can add fields: version 2 added the
-filter (written only when a voice has one, so voices without it stay readable by version-1 servers).
+to the model's output. A bespoke voice also carries low-rank adapters of the decoder (`engine.adapter`):
+a few MB that synthesis merges into the decoder's weights. The format is versioned so later engines can
+add fields: version 2 added the filter, version 3 the adapter, each written only when a voice has it, so
+voices without them stay readable by older servers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+_ADAPTER = "adapter:"  # prefix of the adapter's arrays in the file
 STYLE_ROWS = 510
 STYLE_DIM = 256
 # Kokoro splits each style row: the first half conditions the decoder (timbre, acoustics), the second the prosody
@@ -33,6 +36,7 @@ class VoiceArtifact:
     engine_model: str = "kokoro-82m-v1.0"
     meta: dict = field(default_factory=dict)  # provenance: stock pack name, fine-tune id, scores...
     timbre: np.ndarray | None = None  # (2, bands): band centres (Hz) and gains (dB); see engine.timbre
+    adapter: dict[str, np.ndarray] | None = None  # decoder module -> its low-rank factors; see engine.adapter
 
     def __post_init__(self) -> None:
         style = np.asarray(self.style, dtype=np.float32)
@@ -50,6 +54,11 @@ class VoiceArtifact:
             if timbre.ndim != 2 or timbre.shape[0] != 2 or not np.isfinite(timbre).all():
                 raise ValueError("timbre must be a finite (2, bands) array")
             self.timbre = timbre
+        if self.adapter is not None:
+            adapter = {k: np.asarray(v, dtype=np.float32) for k, v in self.adapter.items()}
+            if not adapter or not all(v.ndim == 2 and np.isfinite(v).all() for v in adapter.values()):
+                raise ValueError("adapter must be a non-empty set of finite matrices")
+            self.adapter = adapter
 
     def filter(self, audio: np.ndarray, sr: int) -> np.ndarray:
         """The model's output for this voice through its timbre filter (unchanged if it has none)."""
@@ -69,8 +78,9 @@ class VoiceArtifact:
         style = self.style.copy()
         style[:, PROSODY] = donor.style[:, PROSODY]
         timbre = None if self.timbre is None else self.timbre.copy()
+        adapter = None if self.adapter is None else dict(self.adapter)
         return VoiceArtifact(style=style, pitch_scale=self.pitch_scale, speed=donor.speed,
-                             engine_model=self.engine_model, meta=meta, timbre=timbre)
+                             engine_model=self.engine_model, meta=meta, timbre=timbre, adapter=adapter)
 
     def kokoro_pack(self) -> np.ndarray:
         """The style as a Kokoro voice pack, (STYLE_ROWS, 1, STYLE_DIM) float32, the shape kokoro-onnx loads.
@@ -78,14 +88,16 @@ class VoiceArtifact:
         return self.style.reshape(STYLE_ROWS, 1, STYLE_DIM).copy()
 
     def to_bytes(self) -> bytes:
+        version = 3 if self.adapter is not None else 2 if self.timbre is not None else 1
         header = {
-            "format_version": FORMAT_VERSION if self.timbre is not None else 1,
+            "format_version": version,
             "pitch_scale": self.pitch_scale,
             "speed": self.speed,
             "engine_model": self.engine_model,
             "meta": self.meta,
         }
         arrays = {} if self.timbre is None else {"timbre": self.timbre}
+        arrays.update({_ADAPTER + k: v for k, v in (self.adapter or {}).items()})
         buf = io.BytesIO()
         np.savez_compressed(buf, style=self.style, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
                             **arrays)
@@ -104,4 +116,5 @@ class VoiceArtifact:
                 engine_model=header.get("engine_model", "kokoro-82m-v1.0"),
                 meta=header.get("meta", {}),
                 timbre=npz["timbre"] if "timbre" in npz.files else None,
+                adapter={k[len(_ADAPTER):]: npz[k] for k in npz.files if k.startswith(_ADAPTER)} or None,
             )

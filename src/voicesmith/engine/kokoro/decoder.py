@@ -157,6 +157,7 @@ class Generator(nn.Module):
         spec = torch.exp(x[:, :bins]) * torch.exp(1j * torch.sin(x[:, bins:]))
         # Kokoro's export overlap-adds the windowed frames without dividing by the squared window's overlap
         # (torch.istft does), so its audio is that sum times louder: 1.5 for a periodic Hann of 20 at hop 5.
+        # Its first N_FFT/2 samples (0.4 ms) it scales its own way; those are the only ones that differ.
         gain = (self.window ** 2).sum() / HOP
         return torch.istft(spec, N_FFT, HOP, N_FFT, window=self.window) * gain
 
@@ -198,29 +199,58 @@ def _module_key(node_name: str) -> str:
     return ".".join(p for p, after in zip(parts, parts[1:] + [""]) if not after.startswith(p + "."))
 
 
-def decoder_weights(model: onnx.ModelProto) -> dict[str, np.ndarray]:
-    """The decoder's parameters, keyed as `Decoder().state_dict()`, from the dequantized float32 graph."""
-    init = {t.name: t for t in model.graph.initializer}
-    out: dict[str, np.ndarray] = {}
-    for name, tensor in init.items():
+def weight_sources(model: onnx.ModelProto) -> dict[str, tuple[str, bool]]:
+    """Decoder parameter key -> (the graph initializer holding it, stored transposed?).
+
+    Works on the whole float32 graph and on either of its halves (each holds the parameters it uses)."""
+    init = {t.name for t in model.graph.initializer}
+    out: dict[str, tuple[str, bool]] = {}
+    for name in init:
         if not name.startswith("decoder.decoder."):
             continue
         key = name[len("decoder.decoder."):]
         if key.endswith(".fc.weight_quantized/f32"):
-            out[key.replace("weight_quantized/f32", "weight")] = numpy_helper.to_array(tensor).T
+            out[key.replace("weight_quantized/f32", "weight")] = (name, True)
         elif key.endswith(".bias") or re.search(r"\.alpha[12]\.\d+$", key):
-            out[key] = numpy_helper.to_array(tensor)
+            out[key] = (name, False)
     for node in model.graph.node:
         if not node.name.startswith(_PREFIX):
             continue
         if node.op_type in ("Conv", "ConvTranspose") and node.input[1] in init and "istft" not in node.name:
             key = _module_key(node.name)
-            out[f"{key}.weight"] = numpy_helper.to_array(init[node.input[1]])
+            out[f"{key}.weight"] = (node.input[1], False)
             if len(node.input) > 2 and node.input[2] in init:
-                out[f"{key}.bias"] = numpy_helper.to_array(init[node.input[2]])
+                out[f"{key}.bias"] = (node.input[2], False)
         elif node.op_type == "MatMul" and "m_source/l_linear" in node.name:
-            out["generator.m_source.l_linear.weight"] = numpy_helper.to_array(init[node.input[1]]).T
+            out["generator.m_source.l_linear.weight"] = (node.input[1], True)
     return out
+
+
+def decoder_weights(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """The decoder's parameters, keyed as `Decoder().state_dict()`, from the dequantized float32 graph."""
+    init = {t.name: t for t in model.graph.initializer}
+    return {key: (numpy_helper.to_array(init[name]).T if transposed else numpy_helper.to_array(init[name]))
+            for key, (name, transposed) in weight_sources(model).items()}
+
+
+def add_to_weights(model: onnx.ModelProto, deltas: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """Add `deltas` (decoder module name -> an update shaped like its weight) to the graph's weights (in place).
+
+    How an adapted voice runs on the ONNX runtimes at the speed of a stock voice: the update is merged
+    into the float32 graph (or the half that holds those modules) once, not applied per call."""
+    sources = weight_sources(model)
+    index = {t.name: i for i, t in enumerate(model.graph.initializer)}
+    for module, delta in deltas.items():
+        if f"{module}.weight" not in sources:
+            raise ValueError(f"the graph holds no weight of decoder module {module!r}")
+        name, transposed = sources[f"{module}.weight"]
+        tensor = model.graph.initializer[index[name]]
+        weight = numpy_helper.to_array(tensor)
+        update = delta.T if transposed else delta
+        if update.shape != weight.shape:
+            raise ValueError(f"{module}: update of shape {update.shape} for a weight of shape {weight.shape}")
+        tensor.CopyFrom(numpy_helper.from_array((weight + update).astype(weight.dtype), name))
+    return model
 
 
 def load_decoder(model: onnx.ModelProto) -> Decoder:

@@ -1,0 +1,187 @@
+"""A speaker's own decoder (engine/adapter.py) against the stock decoder, on held-out sentences; one JSON line.
+
+For a speaker of the speech corpus: the fine-tune's split of the manifest (split.split_utterances),
+`--minutes` of short training clips (1.5-4.5 s), 12 held-out sentences. Three voices speak the held-out
+sentences free running (durations, F0 and energy predicted from the text, as a user hears them), all
+through the PyTorch decoder:
+
+- `start`: the stock voice training starts from (`--start`), unchanged;
+- `timbre`: only the timbre half of its style trained (no adapters), the same steps;
+- `adapter`: low-rank adapters on the decoder and the timbre, trained together.
+
+Measures, each marked by what the training saw:
+- `held_out_loss`: teacher-forced reconstruction loss on the held-out recordings: the training objective,
+  on recordings it never trained on;
+- Resemblyzer similarity to the training centroid, the likeness distances (MFCC Fréchet, LTAS, F0
+  distribution), DNSMOS, WER: never used by this training. Gap fractions use the best stock voice as the
+  floor and the real speaker as the ceiling, as the fine-tune's report does.
+
+Usage: python bench/bench_adapter.py [--speaker allison_en] [--minutes 2] [--steps 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    source: str
+    start: float
+    text: str
+    duration: float
+    path: Path
+
+
+def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, held_count: int) -> dict:
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from tests.engine.adapt_data import corpus_rows
+    from voicesmith.engine import adapter, likeness, speaker as spk, split, style_space, teacher
+    from voicesmith.engine.audio import load_audio
+    from voicesmith.engine.evaluate import HeldOutSet, evaluate_clips, evaluate_voice, gap_closed
+    from voicesmith.engine.kokoro import decoder as kdecoder, graph, runtime, weights
+    from voicesmith.engine.phonemes import phonemize
+    from voicesmith.engine.rendering import Renderer
+    from voicesmith.engine.speaker_data import evenly
+    from voicesmith.engine.voice import VoiceArtifact
+
+    torch.set_num_threads(2)
+    manifest = corpus_rows(root, speaker)
+    language, source_rate = manifest[0]["lang"], int(manifest[0]["sample_rate"])
+    rows = [Row(r["path"], 0.0, r["text"], float(r["seconds"]), root / r["path"]) for r in manifest]
+    train, held = split.split_utterances(rows)
+    held = evenly(held, held_count)
+    short = [r for r in train if 1.5 <= r.duration <= 4.5]
+    picked, total = [], 0.0
+    for r in evenly(short, len(short)):
+        if total >= minutes * 60:
+            break
+        picked.append(r)
+        total += r.duration
+    picked = evenly(short, len(picked))  # spread over the corpus, as many as `minutes` holds
+    figures: dict = {"bench": "adapter", "speaker": speaker, "train_clips": len(picked),
+                     "train_seconds": round(sum(r.duration for r in picked), 1), "held_out": len(held),
+                     "steps": steps, "start_voice": start_key, "loadavg_start": os.getloadavg()}
+
+    t = time.perf_counter()
+    int8 = onnx.load(str(graph.build_variant("int8")))
+    front = teacher.TextFront(int8, threads=2)
+    vocab, pack = weights.vocab(), weights.voice_packs()[start_key]
+    tokens_of = lambda text: [vocab[c] for c in phonemize(text, language) if c in vocab]  # noqa: E731
+
+    def example(r: Row) -> teacher.Example:
+        audio, sr = load_audio(r.path)
+        tokens = tokens_of(r.text)
+        return front.example(tokens, pack[len(tokens) - 1].reshape(1, 256), audio, sr)
+
+    train_examples = [example(r) for r in picked]
+    held_examples = [example(r) for r in held]
+    figures["prepare_s"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    held_clips = [load_audio(r.path, 24000)[0] for r in held]
+    centroid = spk.centroid(spk.embed_many([load_audio(r.path)[0] for r in evenly(train, 60)], source_rate))
+    held_set = HeldOutSet.from_recordings(
+        held_clips, 24000, [r.text for r in held], [phonemize(r.text, language) for r in held], centroid,
+        source_rate, language, embeddings=spk.embed_many([load_audio(r.path)[0] for r in held], source_rate),
+        train_clips=[load_audio(r.path, 24000)[0] for r in evenly(train, len(held))])
+    with Renderer() as renderer:
+        stock = {key: evaluate_voice(VoiceArtifact(p), held_set, renderer)
+                 for key, p in style_space.stock_packs().items()}
+    figures["reference_s"] = round(time.perf_counter() - t, 1)
+
+    float32 = onnx.load(str(graph.build_variant("float32")))
+    taps = graph.tap(int8, list(graph.DECODER_INPUTS[:3]))
+    session = ort.InferenceSession(taps.SerializeToString(), providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+
+    def speak(dec, timbre: np.ndarray) -> list[np.ndarray]:
+        clips = []
+        for i, text in enumerate(held_set.texts):
+            tokens = tokens_of(text)
+            style = pack[len(tokens) - 1].reshape(1, 256)
+            feeds = {k: v for k, v in runtime.feeds(tokens, style, 1.0, 1.0).items() if k in wanted}
+            asr, f0, energy = (torch.from_numpy(x) for x in session.run(list(graph.DECODER_INPUTS[:3]), feeds))
+            with torch.no_grad():
+                audio = dec(asr, f0, energy, torch.from_numpy(np.asarray(timbre, np.float32)).reshape(1, 128),
+                            generator=torch.Generator().manual_seed(i))
+            clips.append(audio.numpy().reshape(-1))
+        return clips
+
+    start_timbre = pack[len(pack) // 2, :128].copy()
+    voices, train_figures = {}, {}
+    band = min(source_rate / 2, teacher.SAMPLE_RATE / 2)
+    base = kdecoder.load_decoder(float32)
+    voices["start"] = (base, start_timbre, adapter.held_out_loss(base, torch.from_numpy(start_timbre), held_examples, band))
+    for name, scope in (("timbre", ()), ("adapter", adapter.SCOPE)):
+        dec = kdecoder.load_decoder(float32)
+        t = time.perf_counter()
+        result = adapter.train(dec, start_timbre, train_examples, held_examples, band, steps, scope=scope,
+                               patience=steps)  # the whole budget: the curve is the figure
+        train_figures[name] = {
+            "train_s": round(time.perf_counter() - t, 1), "best_step": result.best_step,
+            "held_out_loss_curve": [(s, round(v, 4)) for s, v in result.held_out_loss],
+            "adapter_mb": round(sum(v.nbytes for v in result.state.values()) / 1e6, 2),
+        }
+        voices[name] = (dec, result.timbre, result.best_loss)
+    figures["training"] = train_figures
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+    sim_floor = max(ev.similarity for ev in stock.values())
+    floors = {m: min(ev.distances[m] for ev in stock.values()) for m in likeness.DISTANCES}
+    results = {}
+    for name, (dec, timbre, loss) in voices.items():
+        ev = evaluate_clips(speak(dec, timbre), 24000, held_set)
+        results[name] = {
+            "held_out_loss (trained objective, held-out recordings)": round(loss, 4),
+            "resemblyzer": round(ev.similarity, 4),
+            "resemblyzer_gap_closed": round(gap_closed(ev.similarity, sim_floor, held_set.ceiling) or 0.0, 3),
+            **{m: {"value": round(ev.distances[m], 3),
+                   "gap_closed": round(likeness.fraction(ev.distances[m], floors[m], held_set.likeness_ceiling[m])
+                                       or 0.0, 3)} for m in likeness.DISTANCES},
+            "quality_dnsmos": round(ev.quality, 2),
+            "wer": round(ev.wer, 3) if ev.wer is not None else None,
+            "f0_median_hz": round(ev.f0_median_hz, 1),
+        }
+    figures["voices"] = results
+    figures["floor"] = {"resemblyzer": round(sim_floor, 4), **{m: round(v, 3) for m, v in floors.items()},
+                        "stock_quality_mean": round(float(np.mean([ev.quality for ev in stock.values()])), 2)}
+    figures["ceiling"] = {"resemblyzer": round(held_set.ceiling, 4),
+                          **{m: round(v, 3) for m, v in held_set.likeness_ceiling.items()},
+                          "real_wer": round(held_set.real_wer, 3) if held_set.real_wer is not None else None,
+                          "real_f0_median_hz": round(held_set.stats.f0_median_hz, 1)}
+    figures["loadavg_end"] = os.getloadavg()
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--speaker", default="allison_en")
+    ap.add_argument("--minutes", type=float, default=2.0, help="training audio (short clips)")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--start", default="jf_alpha", help="the stock voice training starts from")
+    ap.add_argument("--held", type=int, default=12)
+    args = ap.parse_args()
+    root = Path(os.environ.get("VOICESMITH_SPEECH_DATA") or REPO / ".cache" / "speech")
+    if not (root / "manifest.tsv").is_file():
+        sys.exit(f"no speech corpus at {root}")
+    sys.path.insert(0, str(REPO))  # tests.engine.adapt_data: the corpus manifest reader
+    print(json.dumps(run(root, args.speaker, args.minutes, args.steps, args.start, args.held)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
