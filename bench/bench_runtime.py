@@ -6,6 +6,9 @@ Each input is one model call (one phoneme sequence): a 2-sentence request and a 
 are interleaved call by call, so load from other processes falls on all of them alike; each gets one untimed
 call per input first (the engine's warm-up does the same), then `--runs` timed rounds; the median counts.
 Quality: the Resemblyzer similarity of each runtime's ~8 s audio to onnxruntime int8's.
+`--bespoke` adds a bespoke voice on both served runtimes: the stock front and the voice's own generator half
+(a random rank-4 adapter over the generator merged into the float32 weights, as `graph.build_bespoke_generator`
+makes for a fine-tuned voice); its time against the stock voice's on the same runtime is the cost of being bespoke.
 
     .venv/bin/python bench/bench_runtime.py [--runs 5] [--threads 2]
 """
@@ -19,7 +22,7 @@ import time
 
 from voicesmith.engine import phonemes as g2p
 from voicesmith.engine import text as textnorm
-from voicesmith.engine.kokoro import runtime, weights
+from voicesmith.engine.kokoro import graph, runtime, weights
 from voicesmith.engine.kokoro.onnx import SAMPLE_RATE
 from voicesmith.engine.speaker import cosine, embed_utterance
 from voicesmith.engine.stock import stock_voices
@@ -36,10 +39,33 @@ def _loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
+class _Bespoke:
+    """A served backend speaking through a bespoke voice's generator half."""
+
+    def __init__(self, backend: runtime.Backend, generator) -> None:
+        self.backend, self.generator = backend, generator
+
+    def run(self, inputs: runtime.Feeds):
+        return self.backend.run(inputs, generator=self.generator)
+
+
+def _random_adapter() -> dict:
+    import numpy as np
+
+    from voicesmith.engine import adapter
+    from voicesmith.engine.kokoro.decoder import Decoder
+
+    factors = adapter.adapter_state(adapter.attach(Decoder()))
+    rng = np.random.default_rng(0)
+    return {k: v if k.endswith(".A") else (rng.normal(size=v.shape) * 0.01).astype(np.float32)
+            for k, v in factors.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--bespoke", action="store_true", help="add a bespoke voice on the served runtimes")
     args = parser.parse_args()
     load_before = _loadavg()
     vocab = weights.vocab()
@@ -58,6 +84,10 @@ def main() -> None:
         start = time.perf_counter()
         backends[label] = make()
         compile_s[label] = round(time.perf_counter() - start, 2)
+    if args.bespoke:
+        generator = graph.build_bespoke_generator(_random_adapter())
+        for label in ("onnxruntime int8", "openvino f32, bf16 generator"):
+            backends[f"{label} + bespoke generator"] = _Bespoke(backends[label], generator)
     audio = {}
     for name, inputs in feeds.items():
         for label, backend in backends.items():

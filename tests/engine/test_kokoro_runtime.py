@@ -203,3 +203,44 @@ def test_openvino_speech_is_as_intelligible_as_the_stock_sweep(synths):
     transcripts = get_transcriber().transcribe_many(clips, SR)
     pairs = [(normalize(s, "en"), _whisper_side(t.text)) for s, t in zip(SENTENCES, transcripts)]
     assert corpus_wer(pairs) <= 0.10
+
+
+def _generator_factors(scale: float) -> dict[str, np.ndarray]:
+    """Adapter factors over every generator module (engine.adapter's scope), B drawn at `scale`."""
+    from voicesmith.engine import adapter
+    from voicesmith.engine.kokoro.decoder import Decoder
+
+    factors = adapter.adapter_state(adapter.attach(Decoder()))
+    rng = np.random.default_rng(0)
+    return {k: (v if k.endswith(".A") else (rng.normal(size=v.shape) * scale).astype(np.float32))
+            for k, v in factors.items()}
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_a_bespoke_voice_runs_its_own_generator_on_either_runtime(monkeypatch, fresh_picker, name):
+    monkeypatch.setenv("VOICESMITH_TTS_RUNTIME", name)
+    model = KokoroOnnx(threads=2)
+    tokens = model.tokenize("ðə wˈɛðəɹ ɪz lˈʌvli tədˈA, sˌO wi wɪl wˈɔk.")
+    style = stock_voices()[0].artifact.style_for(len(tokens))
+    stock = model.run(tokens, style)
+    unchanged = model.run(tokens, style, adapter=_generator_factors(0.0))
+    changed = model.run(tokens, style, adapter=_generator_factors(0.01))
+    for out in (unchanged, changed):  # the front is the stock one: same durations and F0
+        np.testing.assert_array_equal(out.durations, stock.durations)
+        np.testing.assert_allclose(out.f0, stock.f0, rtol=1e-4)
+        assert len(out.audio) == len(stock.audio) and np.isfinite(out.audio).all()
+    assert cosine(*embed_many([stock.audio, unchanged.audio], SR)) > 0.97  # an empty adapter: the stock voice
+    assert np.corrcoef(stock.audio, changed.audio)[0, 1] < np.corrcoef(stock.audio, unchanged.audio)[0, 1]
+    assert len(model._generators) == 2
+    model.run(tokens, style, adapter=_generator_factors(0.01))
+    assert len(model._generators) == 2  # merged once per adapter
+
+
+def test_bespoke_generators_loaded_at_once_are_bounded(tmp_path):
+    loads = []
+    loaded = runtime._Loaded(lambda path: loads.append(path) or path.name)
+    paths = [tmp_path / f"g{i}.onnx" for i in range(runtime.BESPOKE_LOADED + 1)]
+    for path in paths:
+        assert loaded.get(path) == path.name
+    assert loaded.get(paths[-1]) == paths[-1].name and len(loads) == len(paths)  # kept: not loaded again
+    assert loaded.get(paths[0]) == paths[0].name and len(loads) == len(paths) + 1  # the oldest was dropped

@@ -35,7 +35,7 @@ class FakeModel:
     def tokenize(self, phonemes):
         return [self.vocab[c] for c in phonemes if c in self.vocab]
 
-    def run(self, tokens, style, speed=1.0, pitch_scale=1.0):
+    def run(self, tokens, style, speed=1.0, pitch_scale=1.0, adapter=None):
         assert 0 < len(tokens) <= MAX_PHONEMES
         self.calls.append(len(tokens))
         durations = np.full(len(tokens) + 2, 2, dtype=np.int64)

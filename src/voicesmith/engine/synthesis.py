@@ -72,7 +72,8 @@ class SpeechModel(Protocol):
 
     def tokenize(self, phonemes: str) -> list[int]: ...
 
-    def run(self, tokens: list[int], style: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0) -> KokoroOutput: ...
+    def run(self, tokens: list[int], style: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0,
+            adapter: dict[str, np.ndarray] | None = None) -> KokoroOutput: ...
 
 
 def _bare(word: str) -> str:
@@ -198,7 +199,7 @@ class Synthesizer:
         tokens = tokens[:MAX_PHONEMES]  # a single word longer than the context: say what fits
         vocab_positions = vocab_positions[:MAX_PHONEMES]
         out = self.model.run(tokens, voice.style_for(len(tokens)), speed=speed * voice.speed,
-                             pitch_scale=voice.pitch_scale)
+                             pitch_scale=voice.pitch_scale, adapter=voice.adapter)
         audio = _fade_edges(voice.filter(out.audio, self.sample_rate), self._fade)
         # edges[k] = sample where duration slot k starts; slot 0 is the leading pad, token t is slot t+1.
         edges = np.concatenate([[0], np.cumsum(out.durations)]) * FRAME_SAMPLES

@@ -16,13 +16,14 @@ export cannot load half-way.
 from __future__ import annotations
 
 import math
-import re
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 from torch import nn
+
+from voicesmith.engine.kokoro import graph
 
 STYLE_DIM = 128  # the timbre half of the 256-value style
 SAMPLE_RATE = 24000
@@ -31,7 +32,6 @@ HARMONICS = 8
 N_FFT, HOP = 20, 5  # the generator's iSTFT
 UPSAMPLE_RATES, UPSAMPLE_KERNELS = (10, 6), (20, 12)
 RESBLOCK_KERNELS, DILATIONS = (3, 7, 11), (1, 3, 5)
-_PREFIX = "/decoder/decoder/"
 
 
 class AdaIN(nn.Module):
@@ -192,65 +192,11 @@ class Decoder(nn.Module):
 
 # --- weights -------------------------------------------------------------------------------------
 
-def _module_key(node_name: str) -> str:
-    """'/decoder/decoder/generator/resblocks.1/convs1.0/Conv_quant/f32' -> 'generator.resblocks.1.convs1.0'."""
-    parts = [p for p in node_name[len(_PREFIX):].split("/")[:-1] if p != "f32" and not p.startswith(("Conv", "Gemm"))]
-    # A Sequential's child is scoped 'asr_res/asr_res.0' where its state-dict key is 'asr_res.0'.
-    return ".".join(p for p, after in zip(parts, parts[1:] + [""]) if not after.startswith(p + "."))
-
-
-def weight_sources(model: onnx.ModelProto) -> dict[str, tuple[str, bool]]:
-    """Decoder parameter key -> (the graph initializer holding it, stored transposed?).
-
-    Works on the whole float32 graph and on either of its halves (each holds the parameters it uses)."""
-    init = {t.name for t in model.graph.initializer}
-    out: dict[str, tuple[str, bool]] = {}
-    for name in init:
-        if not name.startswith("decoder.decoder."):
-            continue
-        key = name[len("decoder.decoder."):]
-        if key.endswith(".fc.weight_quantized/f32"):
-            out[key.replace("weight_quantized/f32", "weight")] = (name, True)
-        elif key.endswith(".bias") or re.search(r"\.alpha[12]\.\d+$", key):
-            out[key] = (name, False)
-    for node in model.graph.node:
-        if not node.name.startswith(_PREFIX):
-            continue
-        if node.op_type in ("Conv", "ConvTranspose") and node.input[1] in init and "istft" not in node.name:
-            key = _module_key(node.name)
-            out[f"{key}.weight"] = (node.input[1], False)
-            if len(node.input) > 2 and node.input[2] in init:
-                out[f"{key}.bias"] = (node.input[2], False)
-        elif node.op_type == "MatMul" and "m_source/l_linear" in node.name:
-            out["generator.m_source.l_linear.weight"] = (node.input[1], True)
-    return out
-
-
 def decoder_weights(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     """The decoder's parameters, keyed as `Decoder().state_dict()`, from the dequantized float32 graph."""
     init = {t.name: t for t in model.graph.initializer}
     return {key: (numpy_helper.to_array(init[name]).T if transposed else numpy_helper.to_array(init[name]))
-            for key, (name, transposed) in weight_sources(model).items()}
-
-
-def add_to_weights(model: onnx.ModelProto, deltas: dict[str, np.ndarray]) -> onnx.ModelProto:
-    """Add `deltas` (decoder module name -> an update shaped like its weight) to the graph's weights (in place).
-
-    How an adapted voice runs on the ONNX runtimes at the speed of a stock voice: the update is merged
-    into the float32 graph (or the half that holds those modules) once, not applied per call."""
-    sources = weight_sources(model)
-    index = {t.name: i for i, t in enumerate(model.graph.initializer)}
-    for module, delta in deltas.items():
-        if f"{module}.weight" not in sources:
-            raise ValueError(f"the graph holds no weight of decoder module {module!r}")
-        name, transposed = sources[f"{module}.weight"]
-        tensor = model.graph.initializer[index[name]]
-        weight = numpy_helper.to_array(tensor)
-        update = delta.T if transposed else delta
-        if update.shape != weight.shape:
-            raise ValueError(f"{module}: update of shape {update.shape} for a weight of shape {weight.shape}")
-        tensor.CopyFrom(numpy_helper.from_array((weight + update).astype(weight.dtype), name))
-    return model
+            for key, (name, transposed) in graph.weight_sources(model).items()}
 
 
 def load_decoder(model: onnx.ModelProto) -> Decoder:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -54,6 +55,7 @@ HARMONICS_TENSOR = "/decoder/decoder/generator/Concat_3_output_0"
 TEXT_FEATURES_TENSOR = "/encoder/text_encoder/Transpose_2_output_0"
 DECODER_INPUTS = ("/encoder/MatMul_1_output_0", "/encoder/Reshape_output_0", "/encoder/Reshape_1_output_0",
                   "/decoder/Slice_output_0")
+_DECODER_SCOPE = "/decoder/decoder/"  # node names of the decoder's modules start so
 # Bump when the surgery changes so cached graphs are rebuilt.
 RECIPE_VERSION = 2
 VARIANTS = ("int8", "float32")
@@ -357,6 +359,91 @@ def split(model: onnx.ModelProto) -> tuple[onnx.ModelProto, onnx.ModelProto]:
            for name in (FEATURES_TENSOR, HARMONICS_TENSOR)]
     generator = _subgraph(model, [*cut, style], ["audio"])
     return front, generator
+
+
+def _module_key(node_name: str) -> str:
+    """'/decoder/decoder/generator/resblocks.1/convs1.0/Conv_quant/f32' -> 'generator.resblocks.1.convs1.0'."""
+    parts = [p for p in node_name[len(_DECODER_SCOPE):].split("/")[:-1] if p != "f32" and not p.startswith(("Conv", "Gemm"))]
+    # A Sequential's child is scoped 'asr_res/asr_res.0' where its state-dict key is 'asr_res.0'.
+    return ".".join(p for p, after in zip(parts, parts[1:] + [""]) if not after.startswith(p + "."))
+
+
+def weight_sources(model: onnx.ModelProto) -> dict[str, tuple[str, bool]]:
+    """Decoder parameter key -> (the graph initializer holding it, stored transposed?).
+
+    Works on the whole float32 graph and on either of its halves (each holds the parameters it uses)."""
+    init = {t.name for t in model.graph.initializer}
+    out: dict[str, tuple[str, bool]] = {}
+    for name in init:
+        if not name.startswith("decoder.decoder."):
+            continue
+        key = name[len("decoder.decoder."):]
+        if key.endswith(".fc.weight_quantized/f32"):
+            out[key.replace("weight_quantized/f32", "weight")] = (name, True)
+        elif key.endswith(".bias") or re.search(r"\.alpha[12]\.\d+$", key):
+            out[key] = (name, False)
+    for node in model.graph.node:
+        if not node.name.startswith(_DECODER_SCOPE):
+            continue
+        if node.op_type in ("Conv", "ConvTranspose") and node.input[1] in init and "istft" not in node.name:
+            key = _module_key(node.name)
+            out[f"{key}.weight"] = (node.input[1], False)
+            if len(node.input) > 2 and node.input[2] in init:
+                out[f"{key}.bias"] = (node.input[2], False)
+        elif node.op_type == "MatMul" and "m_source/l_linear" in node.name:
+            out["generator.m_source.l_linear.weight"] = (node.input[1], True)
+    return out
+
+
+ADAPTER_SUFFIXES = (".A", ".B")
+
+
+def merge_adapter(model: onnx.ModelProto, factors: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """Add low-rank updates to the float32 graph's decoder weights (in place; returns model).
+
+    `factors` holds `<module>.A` [rank, fan-in] and `<module>.B` [out, rank] per decoder module
+    (engine/adapter.py's `adapter_state`): the module's weight W becomes W + B A, shaped like W (a Linear's
+    stored transposed). Works on the whole graph or the half that holds those modules. This is how a bespoke
+    voice runs at a stock voice's speed: merged once, not applied per call."""
+    sources = weight_sources(model)
+    index = {t.name: i for i, t in enumerate(model.graph.initializer)}
+    modules = sorted({key[:-2] for key in factors if key.endswith(ADAPTER_SUFFIXES)})
+    if sorted(factors) != sorted(m + s for m in modules for s in ADAPTER_SUFFIXES):
+        raise ValueError("an adapter needs both factors, A and B, of every module it adapts")
+    for module in modules:
+        if f"{module}.weight" not in sources:
+            raise ValueError(f"the graph holds no weight of decoder module {module!r}")
+        name, transposed = sources[f"{module}.weight"]
+        tensor = model.graph.initializer[index[name]]
+        weight = numpy_helper.to_array(tensor)
+        shape = weight.T.shape if transposed else weight.shape
+        a, b = np.asarray(factors[f"{module}.A"]), np.asarray(factors[f"{module}.B"])
+        if b.shape[0] != shape[0] or a.shape[1] != int(np.prod(shape[1:])) or a.shape[0] != b.shape[1]:
+            raise ValueError(f"{module}: factors {b.shape} x {a.shape} do not fit a weight of shape {shape}")
+        delta = (b @ a).reshape(shape)
+        update = delta.T if transposed else delta
+        tensor.CopyFrom(numpy_helper.from_array((weight + update).astype(weight.dtype), name))
+    return model
+
+
+def adapter_digest(factors: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(factors):
+        value = np.ascontiguousarray(factors[key], dtype=np.float32)
+        h.update(key.encode() + str(value.shape).encode() + value.tobytes())
+    return h.hexdigest()[:20]
+
+
+def build_bespoke_generator(factors: dict[str, np.ndarray]) -> Path:
+    """Path of the float32 generator half with `factors` merged in, built and cached on first use (~1 s; 79 MB)."""
+    source = weights.expected_sha256()[:16]
+    out = weights.cache_dir() / "bespoke" / f"kokoro-v1.0.float32.generator.{source}.r{RECIPE_VERSION}." \
+                                           f"{adapter_digest(factors)}.onnx"
+    if _cached(out):
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _store(out, merge_adapter(onnx.load(str(build_variant("float32", "generator"))), factors))
+    return out
 
 
 def variant_path(variant: str, half: str | None = None) -> Path:

@@ -4,15 +4,19 @@ The model runs the instrumented graph (see `kokoro.graph`), so every call also r
 durations (in frames of `FRAME_SAMPLES` samples) and the F0 curve, and accepts a pitch scale. The
 runtime under it (onnxruntime or OpenVINO) is the process's choice (`kokoro.runtime`); either is
 thread-safe, so one model serves every thread. A new model is warmed up before it is returned.
+A bespoke voice (one with a decoder adapter) runs the same front and its own generator half, its adapter
+merged into the weights once (`graph.build_bespoke_generator`).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from voicesmith.engine.kokoro import runtime, weights
+from voicesmith.engine.kokoro import graph, runtime, weights
 from voicesmith.engine.settings import onnx_threads
 
 SAMPLE_RATE = 24000
@@ -48,17 +52,33 @@ class KokoroOnnx:
         # Token counts (pads included) of the inputs run once here, so no request pays a first call.
         self.warmed: list[int] = runtime.warm_up(self.backend)
         self.vocab = weights.vocab()
+        self._generators: dict[str, Path] = {}  # adapter digest -> its merged generator half
+        self._lock = threading.Lock()
+
+    def _generator(self, adapter: dict[str, np.ndarray]) -> Path:
+        digest = graph.adapter_digest(adapter)
+        with self._lock:  # one build per voice, even when its first requests arrive together
+            path = self._generators.get(digest)
+            if path is None:
+                path = self._generators[digest] = graph.build_bespoke_generator(adapter)
+        return path
 
     def tokenize(self, phonemes: str) -> list[int]:
         """Token ids of the phoneme symbols the vocabulary knows (others are dropped)."""
         return [self.vocab[symbol] for symbol in phonemes if symbol in self.vocab]
 
-    def run(self, tokens: list[int], style: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0) -> KokoroOutput:
+    def run(self, tokens: list[int], style: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0,
+            adapter: dict[str, np.ndarray] | None = None) -> KokoroOutput:
+        """`adapter`: a bespoke voice's decoder adapter (its generator is merged and cached on first use)."""
         if not tokens:
             raise ValueError("no phoneme tokens to synthesize")
         if len(tokens) > MAX_PHONEMES:
             raise ValueError(f"{len(tokens)} phoneme tokens; the model takes at most {MAX_PHONEMES} per call")
-        audio, durations, f0 = self.backend.run(runtime.feeds(tokens, style, speed, pitch_scale))
+        inputs = runtime.feeds(tokens, style, speed, pitch_scale)
+        if adapter is None:
+            audio, durations, f0 = self.backend.run(inputs)
+        else:
+            audio, durations, f0 = self.backend.run(inputs, generator=self._generator(adapter))
         return KokoroOutput(
             audio=np.asarray(audio, dtype=np.float32).reshape(-1),
             durations=np.asarray(durations, dtype=np.int64).reshape(-1),

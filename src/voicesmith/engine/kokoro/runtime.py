@@ -84,9 +84,34 @@ class Backend(Protocol):
     name: str  # "onnxruntime" or "openvino"
     precision: str  # the numbers it computes in: "int8", "float32" or "float32, bf16 generator"
 
-    def run(self, feeds: Feeds) -> list[np.ndarray]:
-        """The graph's OUTPUTS for `feeds` (tokens, style, speed, pitch_scale)."""
+    def run(self, feeds: Feeds, generator: Path | None = None) -> list[np.ndarray]:
+        """The graph's OUTPUTS for `feeds` (tokens, style, speed, pitch_scale); with `generator`, the generator
+        half at that path (a bespoke voice's, `graph.build_bespoke_generator`) instead of the stock one."""
         ...
+
+
+# Bespoke voices' generator halves a backend keeps compiled at once (each ~80 MB in float32); the least
+# recently used is dropped past it.
+BESPOKE_LOADED = 4
+
+
+class _Loaded:
+    """A small least-recently-used map of compiled bespoke generators, shared by a backend's threads."""
+
+    def __init__(self, load: Callable[[Path], object]) -> None:
+        self._load = load
+        self._items: dict[Path, object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> object:
+        with self._lock:
+            item = self._items.pop(path, None)
+            if item is None:
+                item = self._load(path)
+            self._items[path] = item  # most recent last
+            while len(self._items) > BESPOKE_LOADED:
+                self._items.pop(next(iter(self._items)))
+            return item
 
 
 class OnnxRuntimeBackend:
@@ -106,9 +131,23 @@ class OnnxRuntimeBackend:
         options.log_severity_level = 3  # the export triggers harmless shape-merge warnings
         self.session = ort.InferenceSession(str(graph.build_variant(self.precision)), sess_options=options,
                                             providers=providers)
+        # Bespoke voices run the graph's halves: the front of this variant, the voice's float32 generator.
+        session = lambda path: ort.InferenceSession(str(path), sess_options=options, providers=providers)  # noqa: E731
+        self._front: object | None = None
+        self._front_lock = threading.Lock()
+        self._open_front = lambda: session(graph.build_variant(self.precision, "front"))  # noqa: E731
+        self._generators = _Loaded(session)
 
-    def run(self, feeds: Feeds) -> list[np.ndarray]:
-        return self.session.run(list(OUTPUTS), feeds)
+    def run(self, feeds: Feeds, generator: Path | None = None) -> list[np.ndarray]:
+        if generator is None:
+            return self.session.run(list(OUTPUTS), feeds)
+        with self._front_lock:
+            if self._front is None:
+                self._front = self._open_front()
+        durations, f0, features, harmonics = self._front.run(list(FRONT_OUTPUTS), feeds)
+        (audio,) = self._generators.get(generator).run(["audio"], {
+            graph.FEATURES_TENSOR: features, graph.HARMONICS_TENSOR: harmonics, "style": feeds["style"]})
+        return [audio, durations, f0]
 
 
 class OpenVinoBackend:
@@ -136,34 +175,42 @@ class OpenVinoBackend:
         core = openvino.Core()
         streams = max(1, usable_cores() // threads)
 
-        def compile_half(half: str, hint: str) -> ov.CompiledModel:
+        def compile_model(path: Path, hint: str) -> ov.CompiledModel:
             config = {
                 "INFERENCE_PRECISION_HINT": hint,
                 "NUM_STREAMS": streams,
                 "INFERENCE_NUM_THREADS": streams * threads,
                 "CACHE_DIR": str(model_dir() / "openvino"),
             }
-            return core.compile_model(str(graph.build_variant("float32", half)), "CPU", config)
+            return core.compile_model(str(path), "CPU", config)
 
-        self.models = {"front": compile_half("front", precision),
-                       "generator": compile_half("generator", generator_precision)}
+        self.models = {"front": compile_model(graph.build_variant("float32", "front"), precision),
+                       "generator": compile_model(graph.build_variant("float32", "generator"), generator_precision)}
         self._front_ports = [self.models["front"].output(name) for name in FRONT_OUTPUTS]
-        self._audio_port = self.models["generator"].output("audio")
         self._local = threading.local()
+        self._generators = _Loaded(lambda path: compile_model(path, generator_precision))
 
-    def _requests(self) -> tuple[ov.InferRequest, ov.InferRequest]:
+    def _request(self, model: ov.CompiledModel) -> ov.InferRequest:
+        """This thread's infer request of `model`. Each thread keeps the requests of the stock halves and of its
+        most recently used bespoke generators (a request holds its compiled model: a bound keeps memory bounded)."""
         requests = getattr(self._local, "requests", None)
         if requests is None:
-            requests = self._local.requests = (self.models["front"].create_infer_request(),
-                                               self.models["generator"].create_infer_request())
-        return requests
+            requests = self._local.requests = {}
+        request = requests.pop(id(model), None)
+        if request is None or request[0] is not model:
+            request = (model, model.create_infer_request())
+        requests[id(model)] = request  # most recent last
+        while len(requests) > BESPOKE_LOADED + 2:
+            requests.pop(next(k for k, (m, _) in requests.items() if m not in self.models.values()))
+        return request[1]
 
-    def run(self, feeds: Feeds) -> list[np.ndarray]:
-        front, generator = self._requests()
+    def run(self, feeds: Feeds, generator: Path | None = None) -> list[np.ndarray]:
+        front = self._request(self.models["front"])
         front_out = front.infer(feeds)
         durations, f0, features, harmonics = (front_out[port] for port in self._front_ports)
-        audio = generator.infer({graph.FEATURES_TENSOR: features, graph.HARMONICS_TENSOR: harmonics,
-                                 "style": feeds["style"]})[self._audio_port]
+        model = self.models["generator"] if generator is None else self._generators.get(generator)
+        audio = self._request(model).infer({graph.FEATURES_TENSOR: features, graph.HARMONICS_TENSOR: harmonics,
+                                            "style": feeds["style"]})[model.output("audio")]
         # Each request reuses its output buffers on its next call: copy.
         return [np.array(audio), np.array(durations), np.array(f0)]
 
