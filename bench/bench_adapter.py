@@ -44,12 +44,16 @@ class Row:
     path: Path
 
 
-def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, held_count: int) -> dict:
+def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, held_count: int, f0_mode: str,
+        quick: bool, scope_patterns: tuple[str, ...]) -> dict:
     import onnx
     import onnxruntime as ort
     import torch
 
     from tests.engine.adapt_data import corpus_rows
+    from voicesmith.engine.adapter import SCOPE
+
+    scope_patterns = scope_patterns or SCOPE
     from voicesmith.engine import adapter, likeness, speaker as spk, split, style_space, teacher
     from voicesmith.engine.audio import load_audio
     from voicesmith.engine.evaluate import HeldOutSet, evaluate_clips, evaluate_voice, gap_closed
@@ -75,7 +79,8 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     picked = evenly(short, len(picked))  # spread over the corpus, as many as `minutes` holds
     figures: dict = {"bench": "adapter", "speaker": speaker, "train_clips": len(picked),
                      "train_seconds": round(sum(r.duration for r in picked), 1), "held_out": len(held),
-                     "steps": steps, "start_voice": start_key, "loadavg_start": os.getloadavg()}
+                     "steps": steps, "start_voice": start_key, "f0": f0_mode, "scope": scope_patterns,
+                     "loadavg_start": os.getloadavg()}
 
     t = time.perf_counter()
     int8 = onnx.load(str(graph.build_variant("int8")))
@@ -86,7 +91,8 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     def example(r: Row) -> teacher.Example:
         audio, sr = load_audio(r.path)
         tokens = tokens_of(r.text)
-        return front.example(tokens, pack[len(tokens) - 1].reshape(1, 256), audio, sr)
+        return front.example(tokens, pack[len(tokens) - 1].reshape(1, 256), audio, sr,
+                             bridge_unvoiced=f0_mode == "filled")
 
     train_examples = [example(r) for r in picked]
     held_examples = [example(r) for r in held]
@@ -101,7 +107,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
         train_clips=[load_audio(r.path, 24000)[0] for r in evenly(train, len(held))])
     with Renderer() as renderer:
         stock = {key: evaluate_voice(VoiceArtifact(p), held_set, renderer)
-                 for key, p in style_space.stock_packs().items()}
+                 for key, p in style_space.stock_packs().items() if not quick or key == start_key}
     figures["reference_s"] = round(time.perf_counter() - t, 1)
 
     float32 = onnx.load(str(graph.build_variant("float32")))
@@ -109,12 +115,18 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     session = ort.InferenceSession(taps.SerializeToString(), providers=["CPUExecutionProvider"])
     wanted = {i.name for i in session.get_inputs()}
 
+    # As the style search does, every voice speaks at the speaker's median pitch: the start voice's F0 curves are
+    # scaled by the ratio of the training recordings' median F0 to the start voice's on the held-out sentences.
+    real_f0 = float(np.median(np.concatenate([e.f0[e.f0 > 0] for e in train_examples])))
+    pitch_scale = real_f0 / stock[start_key].f0_median_hz
+    figures["pitch_scale"] = round(pitch_scale, 3)
+
     def speak(dec, timbre: np.ndarray) -> list[np.ndarray]:
         clips = []
         for i, text in enumerate(held_set.texts):
             tokens = tokens_of(text)
             style = pack[len(tokens) - 1].reshape(1, 256)
-            feeds = {k: v for k, v in runtime.feeds(tokens, style, 1.0, 1.0).items() if k in wanted}
+            feeds = {k: v for k, v in runtime.feeds(tokens, style, 1.0, pitch_scale).items() if k in wanted}
             asr, f0, energy = (torch.from_numpy(x) for x in session.run(list(graph.DECODER_INPUTS[:3]), feeds))
             with torch.no_grad():
                 audio = dec(asr, f0, energy, torch.from_numpy(np.asarray(timbre, np.float32)).reshape(1, 128),
@@ -127,7 +139,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     band = min(source_rate / 2, teacher.SAMPLE_RATE / 2)
     base = kdecoder.load_decoder(float32)
     voices["start"] = (base, start_timbre, adapter.held_out_loss(base, torch.from_numpy(start_timbre), held_examples, band))
-    for name, scope in (("timbre", ()), ("adapter", adapter.SCOPE)):
+    for name, scope in ((("timbre", ()),) if not quick else ()) + (("adapter", scope_patterns),):
         dec = kdecoder.load_decoder(float32)
         t = time.perf_counter()
         result = adapter.train(dec, start_timbre, train_examples, held_examples, band, steps, scope=scope,
@@ -175,12 +187,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--start", default="jf_alpha", help="the stock voice training starts from")
     ap.add_argument("--held", type=int, default=12)
+    ap.add_argument("--f0", choices=("real", "filled"), default="filled",
+                    help="teacher F0: the recording's (0 where unvoiced) or bridged through unvoiced frames")
+    ap.add_argument("--quick", action="store_true", help="only the start voice as stock reference, no timbre-only run")
+    ap.add_argument("--scope", nargs="+", help="modules to adapt (fnmatch patterns; default engine.adapter.SCOPE)")
     args = ap.parse_args()
     root = Path(os.environ.get("VOICESMITH_SPEECH_DATA") or REPO / ".cache" / "speech")
     if not (root / "manifest.tsv").is_file():
         sys.exit(f"no speech corpus at {root}")
     sys.path.insert(0, str(REPO))  # tests.engine.adapt_data: the corpus manifest reader
-    print(json.dumps(run(root, args.speaker, args.minutes, args.steps, args.start, args.held)), flush=True)
+    print(json.dumps(run(root, args.speaker, args.minutes, args.steps, args.start, args.held, args.f0,
+                         args.quick, tuple(args.scope) if args.scope else None)), flush=True)
 
 
 if __name__ == "__main__":

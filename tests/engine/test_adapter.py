@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tests.engine.adapt_data import START_PACK, small_adapter, teacher_examples
-from voicesmith.engine import adapter
+from voicesmith.engine import adapter, teacher
 from voicesmith.engine.kokoro import decoder, graph, weights
 
 
@@ -71,7 +71,7 @@ def test_each_update_is_bounded_by_its_weight(fresh_decoder):
 
 def test_adapters_merged_into_the_generator_graph_speak_as_in_torch(fresh_decoder, float_graph):
     """How an adapted voice reaches the ONNX runtimes: its updates added to the generator half's weights."""
-    updates = adapter.attach(fresh_decoder, scope=("generator.",))
+    updates = adapter.attach(fresh_decoder, scope=("generator.*",))
     _randomise(updates)
     state = adapter.adapter_state(updates)
     session = ort.InferenceSession(str(graph.build_bespoke_generator(state)), providers=["CPUExecutionProvider"])
@@ -117,3 +117,33 @@ def test_two_minutes_of_a_real_speaker_train_an_adapter_that_generalises(speech_
     torch.set_num_threads(2)
     run = adapter.train(fresh_decoder, timbre, examples[8:], examples[:8], band_hz=8000, steps=60)
     assert run.best_loss < 0.7 * run.start_loss  # measured 0.58 (3.02 -> 1.76) with this recipe
+
+
+def _synthetic_examples(n: int, frames: int = 12) -> list[teacher.Example]:
+    rng = np.random.default_rng(3)
+    return [teacher.Example(asr=rng.normal(size=(512, frames)).astype(np.float32),
+                            f0=np.full(2 * frames, 180.0, np.float32),
+                            energy=rng.normal(5.0, 1.0, 2 * frames).astype(np.float32),
+                            audio=(0.1 * rng.normal(size=600 * frames)).astype(np.float32)) for _ in range(n)]
+
+
+def test_a_killed_training_resumes_from_its_checkpoint_as_if_never_stopped(float_graph, tmp_path):
+    examples = _synthetic_examples(3)
+    timbre = weights.voice_packs()[START_PACK][20, :128]
+    kwargs = dict(band_hz=8000, steps=4, eval_every=2, patience=10)
+    whole = adapter.train(decoder.load_decoder(float_graph), timbre, examples[:2], examples[2:], **kwargs)
+
+    checkpoint = tmp_path / "adapter.ckpt"
+    calls = iter(range(100))
+    with pytest.raises(adapter.Cancelled):  # stands in for the killed worker: stopped in step 3
+        adapter.train(decoder.load_decoder(float_graph), timbre, examples[:2], examples[2:], **kwargs,
+                      checkpoint=checkpoint, should_cancel=lambda: next(calls) >= 2)
+    assert checkpoint.is_file()
+    resumed = adapter.train(decoder.load_decoder(float_graph), timbre, examples[:2], examples[2:], **kwargs,
+                            checkpoint=checkpoint)
+    assert [s for s, _ in resumed.held_out_loss] == [s for s, _ in whole.held_out_loss] == [0, 2, 4]
+    assert [v for _, v in resumed.held_out_loss] == pytest.approx([v for _, v in whole.held_out_loss], rel=1e-5)
+    assert resumed.steps_run == whole.steps_run == 4 and resumed.best_step == whole.best_step
+    for key, value in whole.state.items():
+        np.testing.assert_allclose(resumed.state[key], value, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(resumed.timbre, whole.timbre, rtol=1e-5, atol=1e-7)

@@ -88,6 +88,16 @@ def test_example_of_a_real_recording(int8_graph, speech_clips):
     assert example.asr.shape == (512, frames)
     assert example.f0.shape == example.energy.shape == (2 * frames,)
     assert len(example.audio) == frames * teacher.FRAME
-    voiced = example.f0[example.f0 > 0]
-    assert 0.3 < len(voiced) / len(example.f0) < 0.95
+    assert (example.f0 > 10).all()  # bridged through the unvoiced frames, as Kokoro's own curves are
+    raw = teacher.TextFront(int8_graph).example(tokens, style, audio, sr, bridge_unvoiced=False).f0
+    voiced = raw[raw > 0]
+    assert 0.3 < len(voiced) / len(raw) < 0.95
     assert 150 < np.median(voiced) < 260  # a female voice (speaker profile: ~195 Hz)
+    np.testing.assert_allclose(example.f0[raw > 0], voiced, rtol=1e-5)  # voiced values kept
+
+
+def test_bridging_unvoiced_frames():
+    f0 = np.array([0, 0, 100, 0, 0, 0, 400, 0], np.float32)
+    out = teacher.fill_unvoiced(f0)
+    np.testing.assert_allclose(out, [100, 100, 100, 141.42, 200, 282.84, 400, 400], rtol=1e-4)
+    assert (teacher.fill_unvoiced(np.zeros(4, np.float32)) == 0).all()

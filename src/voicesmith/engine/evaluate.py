@@ -144,7 +144,7 @@ class VoiceEvaluation:
 
 
 def speak_held_out(voice: VoiceArtifact, held: HeldOutSet, renderer: Renderer, should_cancel=None) -> list[np.ndarray]:
-    jobs = [(voice.style, p, voice.speed, voice.pitch_scale) for p in held.phonemes]
+    jobs = [(voice.style, p, voice.speed, voice.pitch_scale, voice.adapter) for p in held.phonemes]
     return [voice.filter(c, renderer.sample_rate) for c in renderer.speak_many(jobs, should_cancel=should_cancel)]
 
 

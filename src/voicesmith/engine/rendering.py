@@ -146,21 +146,23 @@ class Renderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def speak(self, style: np.ndarray, phonemes: str, speed: float = 1.0, pitch_scale: float = 1.0) -> np.ndarray:
+    def speak(self, style: np.ndarray, phonemes: str, speed: float = 1.0, pitch_scale: float = 1.0,
+              adapter: dict[str, np.ndarray] | None = None) -> np.ndarray:
         n_tokens = len(self.synthesizer.model.tokenize(phonemes))
-        audio, _ = self.synthesizer.synthesize_phonemes(phonemes, style_row(style, n_tokens), speed, pitch_scale)
+        audio, _ = self.synthesizer.synthesize_phonemes(phonemes, style_row(style, n_tokens), speed, pitch_scale,
+                                                        adapter)
         # A style far off the map can make the decoder blow up; measure that as the noise it is
         # rather than let inf/NaN reach the embedder and the recogniser.
         return np.clip(np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
 
     def speak_many(
         self,
-        jobs: Sequence[tuple[np.ndarray, str, float, float]],
+        jobs: Sequence[tuple],
         post: Callable[[np.ndarray], R] | None = None,
         should_cancel: Callable[[], bool] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list:
-        """Speak (style, phonemes, speed, pitch_scale) jobs in parallel; `post` runs on each clip in
+        """Speak (style, phonemes, speed, pitch_scale[, adapter]) jobs in parallel; `post` runs on each clip in
         the same worker (e.g. resample + embed), so the post-processing is parallel too.
 
         `should_cancel` is checked before every synthesis, so a cancel lands within one clip's time;
@@ -170,7 +172,7 @@ class Renderer:
         self._adjust_workers()
         gate = threading.Semaphore(self.workers)
 
-        def one(job: tuple[np.ndarray, str, float, float]):
+        def one(job: tuple):
             with gate:
                 if stop.is_set() or (should_cancel is not None and should_cancel()):
                     stop.set()

@@ -110,11 +110,12 @@ class Synthesizer:
     # ------------------------------------------------------------------ low level
 
     def synthesize_phonemes(
-        self, phonemes: str, style_row: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0
+        self, phonemes: str, style_row: np.ndarray, speed: float = 1.0, pitch_scale: float = 1.0,
+        adapter: dict[str, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(audio float32, durations in frames per token incl. both pads) for a Kokoro phoneme string."""
         tokens = self.model.tokenize(phonemes)
-        out = self.model.run(tokens, style_row, speed=speed, pitch_scale=pitch_scale)
+        out = self.model.run(tokens, style_row, speed=speed, pitch_scale=pitch_scale, adapter=adapter)
         return out.audio, out.durations
 
     # ------------------------------------------------------------------ text

@@ -6,8 +6,9 @@ frames, and the recording's real F0 and energy curves. The decoder then has to r
 itself, so a reconstruction loss against the real audio is meaningful sample by sample.
 
 Conventions are Kokoro's (checked against the graph's own curves on its own speech, tests/engine/test_teacher.py):
-one text frame is 600 samples at 24 kHz; F0 and energy have two values a frame; F0 is in Hz and 0 where
-unvoiced (the harmonic source treats < 10 Hz as unvoiced); energy is the log of the L2 norm of a power mel
+one text frame is 600 samples at 24 kHz; F0 and energy have two values a frame; F0 is in Hz, bridged through
+unvoiced frames as Kokoro's own predicted curves are (its harmonic source would treat < 10 Hz as unvoiced, but
+the predictor never goes there); energy is the log of the L2 norm of a power mel
 spectrogram (80 bands, 2048-point FFT, 1200-sample window, as StyleTTS 2 computed it, filterbank laid out
 for 16 kHz).
 
@@ -50,6 +51,18 @@ def f0_curve(audio: np.ndarray, values: int) -> np.ndarray:
     lead = np.zeros(int(_F0_LEAD_S * SAMPLE_RATE), dtype=np.float32)
     f0 = f0_track(np.concatenate([lead, audio]), SAMPLE_RATE, hop_s=CURVE_HOP / SAMPLE_RATE)
     return _fit(np.nan_to_num(f0, nan=0.0), values, 0.0)
+
+
+def fill_unvoiced(f0: np.ndarray) -> np.ndarray:
+    """`f0` with its unvoiced (0) values bridged: log-linear between voiced neighbours, held at the ends.
+
+    Kokoro's prosody predictor never says "unvoiced" (its curves stay above the source's 10 Hz threshold), so
+    a decoder trained on curves with gaps would learn for inputs it never gets at synthesis."""
+    voiced = np.flatnonzero(f0 > 0)
+    if len(voiced) == 0:
+        return f0.copy()
+    out = np.exp(np.interp(np.arange(len(f0)), voiced, np.log(f0[voiced])))
+    return out.astype(np.float32)
 
 
 def _fit(curve: np.ndarray, values: int, fill: float) -> np.ndarray:
@@ -155,8 +168,10 @@ class TextFront:
         audio, durations, features = self.session.run(list(self.OUTPUTS), self._feeds(self.session, tokens, style, speed))
         return audio.reshape(-1), durations.reshape(-1), features[0]
 
-    def example(self, tokens: list[int], style: np.ndarray, audio: np.ndarray, sr: int) -> Example:
-        """The teacher-forced inputs for `audio` (any rate), which speaks `tokens`."""
+    def example(self, tokens: list[int], style: np.ndarray, audio: np.ndarray, sr: int,
+                bridge_unvoiced: bool = True) -> Example:
+        """The teacher-forced inputs for `audio` (any rate), which speaks `tokens`. The F0 curve is bridged
+        through unvoiced frames (`fill_unvoiced`) unless `bridge_unvoiced` is False."""
         real = resample(np.asarray(audio, dtype=np.float32), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else audio
         frames = len(real) // FRAME
         real = real[: frames * FRAME].astype(np.float32)
@@ -164,9 +179,10 @@ class TextFront:
         speed = float(natural.sum()) / frames  # speak the text in about the recording's time
         spoken, durations, features = self.run(tokens, style, speed)
         durations = warp(durations, spoken, real)  # the graph speaks exactly sum(durations) frames
+        pitch = f0_curve(real, 2 * frames)
         return Example(
             asr=(features @ alignment(durations)).astype(np.float32),
-            f0=f0_curve(real, 2 * frames),
+            f0=fill_unvoiced(pitch) if bridge_unvoiced else pitch,
             energy=energy_curve(real, 2 * frames),
             audio=real,
         )
