@@ -9,6 +9,10 @@ through the PyTorch decoder:
 - `timbre`: only the timbre half of its style trained (no adapters), the same steps;
 - `adapter`: low-rank adapters on the decoder and the timbre, trained together.
 
+Each voice also speaks the held-out sentences teacher forced (`teacher_forced`: on the held-out recordings' own
+alignment, F0 and energy, as training sees its inputs), which separates what the adapter learnt from how it fares
+on the inputs Kokoro predicts.
+
 Measures, each marked by what the training saw:
 - `held_out_loss`: teacher-forced reconstruction loss on the held-out recordings: the training objective,
   on recordings it never trained on;
@@ -27,21 +31,11 @@ import os
 import resource
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Row:
-    source: str
-    start: float
-    text: str
-    duration: float
-    path: Path
 
 
 def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, held_count: int, f0_mode: str,
@@ -50,7 +44,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     import onnxruntime as ort
     import torch
 
-    from tests.engine.adapt_data import corpus_rows
+    from tests.engine.adapt_data import corpus_rows, manifest_rows
     from voicesmith.engine.adapter import SCOPE
 
     scope_patterns = scope_patterns or SCOPE
@@ -66,7 +60,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     torch.set_num_threads(2)
     manifest = corpus_rows(root, speaker)
     language, source_rate = manifest[0]["lang"], int(manifest[0]["sample_rate"])
-    rows = [Row(r["path"], 0.0, r["text"], float(r["seconds"]), root / r["path"]) for r in manifest]
+    rows = manifest_rows(root, speaker)
     train, held = split.split_utterances(rows)
     held = evenly(held, held_count)
     short = [r for r in train if 1.5 <= r.duration <= 4.5]
@@ -88,7 +82,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     vocab, pack = weights.vocab(), weights.voice_packs()[start_key]
     tokens_of = lambda text: [vocab[c] for c in phonemize(text, language) if c in vocab]  # noqa: E731
 
-    def example(r: Row) -> teacher.Example:
+    def example(r) -> teacher.Example:
         audio, sr = load_audio(r.path)
         tokens = tokens_of(r.text)
         return front.example(tokens, pack[len(tokens) - 1].reshape(1, 256), audio, sr,
@@ -155,10 +149,27 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
 
     sim_floor = max(ev.similarity for ev in stock.values())
     floors = {m: min(ev.distances[m] for ev in stock.values()) for m in likeness.DISTANCES}
+    def teacher_forced(dec, timbre: np.ndarray) -> list[np.ndarray]:
+        """The held-out sentences spoken on their recordings' own alignment, F0 and energy (what training sees)."""
+        clips = []
+        for i, ex in enumerate(held_examples):
+            with torch.no_grad():
+                audio = dec(torch.from_numpy(ex.asr)[None], torch.from_numpy(ex.f0)[None],
+                            torch.from_numpy(ex.energy)[None],
+                            torch.from_numpy(np.asarray(timbre, np.float32)).reshape(1, 128),
+                            generator=torch.Generator().manual_seed(i))
+            clips.append(audio.numpy().reshape(-1))
+        return clips
+
     results = {}
     for name, (dec, timbre, loss) in voices.items():
         ev = evaluate_clips(speak(dec, timbre), 24000, held_set)
+        forced = evaluate_clips(teacher_forced(dec, timbre), 24000, held_set)
         results[name] = {
+            "teacher_forced": {"wer": round(forced.wer, 3) if forced.wer is not None else None,
+                               "resemblyzer": round(forced.similarity, 4),
+                               **{m: round(forced.distances[m], 3) for m in likeness.DISTANCES},
+                               "quality_dnsmos": round(forced.quality, 2)},
             "held_out_loss (trained objective, held-out recordings)": round(loss, 4),
             "resemblyzer": round(ev.similarity, 4),
             "resemblyzer_gap_closed": round(gap_closed(ev.similarity, sim_floor, held_set.ceiling) or 0.0, 3),

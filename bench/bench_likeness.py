@@ -17,25 +17,13 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@dataclass
-class Row:
-    source: str
-    start: float
-    text: str
-    duration: float
-    path: Path
-
-
 def measure_speaker(root: Path, speaker: str, held_count: int) -> dict:
-    from tests.engine.adapt_data import corpus_rows
+    from tests.engine.adapt_data import corpus_rows, manifest_rows
     from voicesmith.engine import likeness, speaker as spk, split, style_space
     from voicesmith.engine.audio import load_audio
     from voicesmith.engine.evaluate import HeldOutSet, evaluate_voice, gap_closed
@@ -47,7 +35,7 @@ def measure_speaker(root: Path, speaker: str, held_count: int) -> dict:
 
     manifest = corpus_rows(root, speaker)
     language, source_rate = manifest[0]["lang"], int(manifest[0]["sample_rate"])
-    rows = [Row(r["path"], 0.0, r["text"], float(r["seconds"]), root / r["path"]) for r in manifest]
+    rows = manifest_rows(root, speaker)
     train, held = split.split_utterances(rows)
     held = evenly(held, held_count)
     load = lambda r: load_audio(r.path, 24000)[0]  # noqa: E731 - the fine-tune's utterances are 24 kHz

@@ -97,3 +97,19 @@ def small_adapter(speech_data: Path):
     dec = decoder.load_decoder(onnx.load(str(graph.build_variant("float32"))))
     timbre = weights.voice_packs()[START_PACK][20, :128]
     return adapter.train(dec, timbre, examples[2:], examples[:2], band_hz=8000, steps=6, eval_every=3)
+
+
+@dataclass
+class ManifestRow:
+    """A corpus clip shaped for `split.split_utterances` (source, start, text, duration), with its path."""
+
+    source: str
+    start: float
+    text: str
+    duration: float
+    path: Path
+
+
+def manifest_rows(speech_data: Path, speaker: str) -> list[ManifestRow]:
+    return [ManifestRow(r["path"], 0.0, r["text"], float(r["seconds"]), speech_data / r["path"])
+            for r in corpus_rows(speech_data, speaker)]
