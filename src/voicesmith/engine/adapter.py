@@ -12,17 +12,18 @@ way every few steps with a fixed noise seed; the adapter with the lowest held-ou
 stopping), and each adapter's update is bounded relative to the weight it adapts.
 
 The held-out reconstruction loss is what the training optimises, on other recordings: it shows that
-training generalises, not that the voice sounds like the speaker. The fine-tune's report judges that
-with measures training never sees (engine/likeness.py).
+training generalises, not that the voice sounds like the speaker. Measured on what training never sees
+(bench/bench_adapter.py: likeness, quality and Whisper on free-running speech), it does not yet: the
+teacher-forced inputs are too coarsely aligned (docs/fine-tune.md), so the fine-tune does not use this.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from fnmatch import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -48,17 +49,16 @@ SCOPE = ("generator.*",)
 
 
 class LowRankUpdate(nn.Module):
-    """Parametrization W -> W + scale * B A, shaped like W (conv weights flattened past the first axis)."""
+    """Parametrization W -> W + B A, shaped like W (conv weights flattened past the first axis)."""
 
     def __init__(self, weight: torch.Tensor, rank: int) -> None:
         super().__init__()
         rows, cols = weight.shape[0], weight[0].numel()
         self.A = nn.Parameter(torch.randn(rank, cols) / math.sqrt(cols))
         self.B = nn.Parameter(torch.zeros(rows, rank))
-        self.scale = 1.0
 
     def delta(self) -> torch.Tensor:
-        return self.scale * (self.B @ self.A)
+        return self.B @ self.A
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return weight + self.delta().view_as(weight)
@@ -89,36 +89,13 @@ def attach(decoder: Decoder, rank: int = RANK, seed: int = 0, scope: tuple[str, 
 
 
 def adapter_state(updates: dict[str, LowRankUpdate]) -> dict[str, np.ndarray]:
-    """The adapters as plain arrays: `<module>.A`, `<module>.B` (what a voice artifact stores)."""
+    """The adapters as plain arrays: `<module>.A`, `<module>.B` (what a voice artifact stores, and what
+    `graph.merge_adapter` adds into the graph's weights for synthesis)."""
     state = {}
     for name, update in updates.items():
         state[f"{name}.A"] = update.A.detach().numpy().copy()
-        state[f"{name}.B"] = (update.B.detach() * update.scale).numpy().copy()
+        state[f"{name}.B"] = update.B.detach().numpy().copy()
     return state
-
-
-def weight_deltas(decoder: Decoder, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Module name -> the update to add to its weight (shaped like the weight), from `adapter_state`."""
-    modules = adapted_modules(decoder, ("*",))
-    deltas = {}
-    for key in state:
-        if not key.endswith(".A"):
-            continue
-        name = key[:-2]
-        if name not in modules:
-            raise ValueError(f"adapter for unknown decoder module {name!r}")
-        weight = modules[name].weight
-        deltas[name] = (state[f"{name}.B"] @ state[key]).reshape(tuple(weight.shape)).astype(np.float32)
-    return deltas
-
-
-def merge(decoder: Decoder, state: dict[str, np.ndarray]) -> Decoder:
-    """Add the adapters' updates into `decoder`'s weights (in place; returns it)."""
-    modules = adapted_modules(decoder, ("*",))
-    with torch.no_grad():
-        for name, delta in weight_deltas(decoder, state).items():
-            modules[name].weight += torch.from_numpy(delta)
-    return decoder
 
 
 # --- loss ----------------------------------------------------------------------------------------
@@ -288,4 +265,4 @@ def _load(updates: dict[str, LowRankUpdate], state: dict[str, np.ndarray]) -> No
     with torch.no_grad():
         for name, update in updates.items():
             update.A.copy_(torch.from_numpy(state[f"{name}.A"]))
-            update.B.copy_(torch.from_numpy(state[f"{name}.B"]) / update.scale)
+            update.B.copy_(torch.from_numpy(state[f"{name}.B"]))

@@ -12,13 +12,15 @@ the predictor never goes there); energy is the log of the L2 norm of a power mel
 spectrogram (80 bands, 2048-point FFT, 1200-sample window, as StyleTTS 2 computed it, filterbank laid out
 for 16 kHz).
 
-Alignment: the duration predictor's durations for the text, stretched to the recording's length, then
-moved by dynamic time warping between Kokoro speaking the text at those durations and the recording
-(MFCCs), so each phoneme's frames land on the recording's.
+Alignment: the duration predictor's durations for the text, at the speed that fits the recording's length,
+moved by dynamic time warping between Kokoro speaking the text at those durations and the recording, on what
+Whisper's encoder hears in each (what was said, not who said it), so each phoneme's frames land on the
+recording's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import librosa
@@ -28,6 +30,7 @@ import onnxruntime as ort
 
 from voicesmith.engine.audio import f0_track, resample
 from voicesmith.engine.kokoro import graph, runtime
+from voicesmith.engine.transcribe import ENCODER_HOP_S, Transcriber
 
 SAMPLE_RATE = 24000
 FRAME = 600  # samples per text frame
@@ -82,24 +85,32 @@ def _mel_basis() -> np.ndarray:
     return _MEL
 
 
-def stretch(durations: np.ndarray, total: int) -> np.ndarray:
-    """Integer durations proportional to `durations` that sum to `total` (largest remainders)."""
-    d = np.asarray(durations, dtype=np.float64)
-    exact = d * total / max(d.sum(), 1e-9)
-    out = np.floor(exact).astype(np.int64)
-    short = total - int(out.sum())
-    if short > 0:
-        out[np.argsort(out - exact)[:short]] += 1
-    return out
+Frames = Callable[[np.ndarray], np.ndarray]  # 24 kHz audio -> [features, one column per FRAME samples]
 
 
-def warp(durations: np.ndarray, spoken: np.ndarray, real: np.ndarray) -> np.ndarray:
+def whisper_frames(transcriber: Transcriber) -> Frames:
+    """Whisper's encoder output at the text-frame rate, normalised per recording: the features `warp` aligns on.
+
+    Measured (docs/benchmarks.md, session 9): the stock decoder fed 5 allison_en recordings' teacher-forced inputs
+    spoke them at 6.7% Whisper WER when aligned on these, 37.6% when aligned on MFCCs, which carry the speaker."""
+
+    def frames_of(audio: np.ndarray) -> np.ndarray:
+        frames = len(audio) // FRAME
+        encoded = transcriber.encoder_frames(audio, SAMPLE_RATE)
+        at = ((np.arange(frames) + 0.5) * FRAME / SAMPLE_RATE / ENCODER_HOP_S).astype(int)
+        m = encoded[np.minimum(at, len(encoded) - 1)].T
+        return (m - m.mean(axis=1, keepdims=True)) / (m.std(axis=1, keepdims=True) + 1e-6)
+
+    return frames_of
+
+
+def warp(durations: np.ndarray, spoken: np.ndarray, real: np.ndarray, frames_of: Frames) -> np.ndarray:
     """Durations in the real recording's frames of tokens that last `durations` frames in `spoken`.
 
     Both recordings are 24 kHz; their frames are FRAME samples. The token boundaries in `spoken` are
-    carried to `real` along the DTW path between their MFCCs.
+    carried to `real` along the DTW path between their features (`frames_of`).
     """
-    a, b = _mfcc(spoken), _mfcc(real)
+    a, b = frames_of(spoken), frames_of(real)
     frames_a, frames_b = a.shape[1], b.shape[1]
     _, path = librosa.sequence.dtw(X=a, Y=b, metric="euclidean")
     mapped = np.zeros(frames_a + 1)
@@ -110,17 +121,6 @@ def warp(durations: np.ndarray, spoken: np.ndarray, real: np.ndarray) -> np.ndar
     bounds = np.maximum.accumulate(mapped[edges].round().astype(np.int64))
     bounds[0], bounds[-1] = 0, frames_b
     return np.diff(bounds)
-
-
-def _mfcc(audio: np.ndarray) -> np.ndarray:
-    frames = len(audio) // FRAME
-    m = librosa.feature.mfcc(y=audio[: frames * FRAME], sr=SAMPLE_RATE, n_mfcc=20, n_fft=2048,
-                             hop_length=FRAME, center=False, n_mels=40, fmax=4000)
-    if m.shape[1] < frames:
-        m = np.pad(m, ((0, 0), (0, frames - m.shape[1])), mode="edge")
-    m = m[1:, :frames]  # without c0: loudness differs between a synthetic voice and a recording
-    # Per-recording mean and variance normalisation takes out the channel and most of the speaker.
-    return (m - m.mean(axis=1, keepdims=True)) / (m.std(axis=1, keepdims=True) + 1e-6)
 
 
 def alignment(durations: np.ndarray) -> np.ndarray:
@@ -150,7 +150,7 @@ class TextFront:
 
     OUTPUTS = ("audio", "durations", graph.TEXT_FEATURES_TENSOR)
 
-    def __init__(self, model: onnx.ModelProto, threads: int = 1) -> None:
+    def __init__(self, model: onnx.ModelProto, threads: int = 1, transcriber: Transcriber | None = None) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3  # the tapped graph keeps inputs it does not read
@@ -158,6 +158,7 @@ class TextFront:
             ort.InferenceSession(graph.tap(model, outputs).SerializeToString(), options,
                                  providers=["CPUExecutionProvider"])
             for outputs in (list(self.OUTPUTS), ["durations"]))  # the second skips the decoder: ~20x cheaper
+        self.frames_of = whisper_frames(transcriber or Transcriber(threads=threads))
 
     @staticmethod
     def _feeds(session: ort.InferenceSession, tokens: list[int], style: np.ndarray, speed: float) -> dict:
@@ -178,7 +179,7 @@ class TextFront:
         (natural,) = self.timing.run(["durations"], self._feeds(self.timing, tokens, style, 1.0))
         speed = float(natural.sum()) / frames  # speak the text in about the recording's time
         spoken, durations, features = self.run(tokens, style, speed)
-        durations = warp(durations, spoken, real)  # the graph speaks exactly sum(durations) frames
+        durations = warp(durations, spoken, real, self.frames_of)  # the graph speaks exactly sum(durations) frames
         pitch = f0_curve(real, 2 * frames)
         return Example(
             asr=(features @ alignment(durations)).astype(np.float32),

@@ -20,6 +20,7 @@ import numpy as np
 from voicesmith.engine.audio import resample
 
 ASR_RATE = 16000
+ENCODER_HOP_S = 0.02  # Whisper's encoder: one output frame per two 10 ms mel frames
 ASR_LANGUAGES = frozenset({"en"})
 
 
@@ -84,6 +85,26 @@ class Transcriber:
         logprob = float(np.mean([s.avg_logprob for s in segments])) if segments else 0.0
         no_speech = float(np.max([s.no_speech_prob for s in segments])) if segments else 1.0
         return Transcript(text=text, words=words, avg_logprob=logprob, no_speech_prob=no_speech)
+
+    def encoder_frames(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        """What Whisper's encoder hears in `audio` (at most 30 s): [frames of ENCODER_HOP_S, features].
+
+        The recogniser's own view of the speech: what was said, and little of who said it, so two voices
+        saying the same text can be aligned frame by frame (engine/teacher.py)."""
+        import ctranslate2
+
+        audio16k = resample(np.asarray(audio, dtype=np.float32), sr, ASR_RATE)
+        extractor = self._model.feature_extractor
+        mel = extractor(audio16k)
+        window = extractor.nb_max_frames
+        if mel.shape[1] > window + 1:
+            raise ValueError(f"{len(audio16k) / ASR_RATE:.1f} s of audio; the encoder takes at most 30 s")
+        padded = np.zeros((mel.shape[0], window), dtype=np.float32)
+        padded[:, : min(window, mel.shape[1])] = mel[:, :window]
+        with self._lock:
+            encoded = self._model.model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=True)
+        frames = int(np.ceil(len(audio16k) / ASR_RATE / ENCODER_HOP_S))
+        return np.array(encoded)[0, :frames]
 
 
     def transcribe_many(

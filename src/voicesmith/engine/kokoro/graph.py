@@ -25,7 +25,11 @@
    graph does; apart, each can run in its own precision: OpenVINO runs the generator in bf16, which the front
    (the harmonic source's sine, whose phase reaches tens of thousands of radians) does not survive.
 
-All four are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
+5. `merge_adapter`: adds a bespoke voice's low-rank decoder updates (engine/adapter.py) into the float32 graph's
+   weights; `build_bespoke_generator` caches the generator half so merged, one file per adapter. `tap` exposes
+   inner tensors (the decoder's inputs, for training and for checking the PyTorch decoder against the graph).
+
+All are pure functions over `onnx.ModelProto`; `build_variant` caches their results on disk.
 """
 
 from __future__ import annotations

@@ -21,6 +21,11 @@ no faster for 2.7x the memory). The contest's result is remembered in the model 
 machine (its CPU, cores, thread count, both runtimes' versions and OpenVINO's precisions), so it costs its ~20 s once, not at
 every start of every process.
 
+A bespoke voice (engine/adapter.py) brings its own generator half (`graph.build_bespoke_generator`): both runtimes
+run the stock front and then that generator, compiled on first use and kept for the BESPOKE_LOADED voices used
+last; on onnxruntime the front is the int8 front half and the generator float32 (1.04x a stock voice's time,
+docs/benchmarks.md).
+
 The graph's shapes are dynamic (tokens in, frames out, both vary per call): each runtime compiles it once
 and there are no shape buckets. What the first calls still pay for (memory planning, OpenVINO's and
 oneDNN's kernels for new sizes) is paid by `warm_up` on WARM_UP_PHONEMES, which every new `KokoroOnnx` runs
