@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -36,7 +37,7 @@ def _voice_file(artifact: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def voices(server, speech_data) -> dict[str, str]:
+def voices(server, speech_data) -> Iterator[dict[str, str]]:
     """{"bespoke": id, "stock": id}: the trained adapter on the stock pack it started from, and that pack."""
     from voicesmith.engine.kokoro import weights
     from voicesmith.engine.stock import stock_voice_id
@@ -49,7 +50,9 @@ def voices(server, speech_data) -> dict[str, str]:
     r = httpx.post(f"{server.base_url}/voices/import", headers=server.headers(), timeout=120,
                    files={"file": ("bespoke.voice.zip", _voice_file(artifact), "application/zip")})
     assert r.status_code in (200, 201), r.text
-    return {"bespoke": r.json()["id"], "stock": stock_voice_id(START_PACK)}
+    yield {"bespoke": r.json()["id"], "stock": stock_voice_id(START_PACK)}
+    # The live server is shared by the session: leave its voice list as it was.
+    httpx.delete(f"{server.base_url}/voices/{r.json()['id']}", headers=server.headers(), timeout=60).raise_for_status()
 
 
 @pytest.fixture(scope="module")
