@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import librosa
 import numpy as np
@@ -30,10 +31,10 @@ import onnxruntime as ort
 
 from voicesmith.engine.audio import f0_track, resample
 from voicesmith.engine.kokoro import graph, runtime
+from voicesmith.engine.kokoro.onnx import FRAME_SAMPLES as FRAME  # samples per text frame
+from voicesmith.engine.kokoro.onnx import SAMPLE_RATE
 from voicesmith.engine.transcribe import ENCODER_HOP_S, Transcriber
 
-SAMPLE_RATE = 24000
-FRAME = 600  # samples per text frame
 CURVE_HOP = FRAME // 2  # samples per F0 / energy value
 # f0_track's frames are centred ~22 ms after their start (40 ms window plus half the longest lag at 60 Hz);
 # the curve's value j stands for samples [300 j, 300 j + 300). Measured: this offset minimises the pitch
@@ -75,14 +76,9 @@ def _fit(curve: np.ndarray, values: int, fill: float) -> np.ndarray:
     return out
 
 
-_MEL: np.ndarray | None = None
-
-
+@lru_cache(maxsize=1)
 def _mel_basis() -> np.ndarray:
-    global _MEL
-    if _MEL is None:
-        _MEL = librosa.filters.mel(sr=16000, n_fft=2048, n_mels=80, htk=True, norm=None)
-    return _MEL
+    return librosa.filters.mel(sr=16000, n_fft=2048, n_mels=80, htk=True, norm=None)
 
 
 Frames = Callable[[np.ndarray], np.ndarray]  # 24 kHz audio -> [features, one column per FRAME samples]

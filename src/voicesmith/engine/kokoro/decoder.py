@@ -24,10 +24,9 @@ from onnx import numpy_helper
 from torch import nn
 
 from voicesmith.engine.kokoro import graph
+from voicesmith.engine.kokoro.onnx import FRAME_SAMPLES, SAMPLE_RATE  # the F0 and energy curves: 2 per frame
 
 STYLE_DIM = 128  # the timbre half of the 256-value style
-SAMPLE_RATE = 24000
-FRAME_SAMPLES = 600  # one aligned text frame; the F0 and energy curves run at twice that rate
 HARMONICS = 8
 N_FFT, HOP = 20, 5  # the generator's iSTFT
 UPSAMPLE_RATES, UPSAMPLE_KERNELS = (10, 6), (20, 12)
