@@ -17,6 +17,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,9 @@ class Api:
 
     def get(self, path: str, **params) -> requests.Response:
         return requests.get(self.base_url + path, headers=self.headers, params=params, timeout=15)
+
+    def delete(self, path: str) -> requests.Response:
+        return requests.delete(self.base_url + path, headers=self.headers, timeout=15)
 
     def json(self, path: str, **params) -> dict:
         response = self.get(path, **params)
@@ -508,8 +512,8 @@ def test_every_section_fits_phone_and_desktop_widths(studio, artifacts):
 # Fine-tune: confirmation, progress, results ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def started(studio, api, network, dataset, artifacts) -> dict:
-    """A tiny fine-tune started from the page, through its confirmation dialog."""
+def started(studio, api, network, dataset, artifacts) -> Iterator[dict]:
+    """A tiny fine-tune started from the page, through its confirmation dialog (cancelled at the end if unfinished)."""
     wait_for(lambda: api.json(f"/datasets/{dataset['id']}/report")["status"] == "ready", 180, "the report")
     goto(studio, "fine-tunes")
     name = f"studio voice {uuid.uuid4().hex[:6]}"
@@ -533,7 +537,12 @@ def started(studio, api, network, dataset, artifacts) -> dict:
     creates = wait_for(lambda: network.matching("POST", r"/fine-tunes$"), 10, "the fine-tune request")
     assert creates[-1]["status"] == 200, creates[-1]
     fine_tune = next(ft for ft in api.all("/fine-tunes") if ft["name"] == name)
-    return {"fine_tune": fine_tune, "shown": shown, "budget": budget, "estimate": estimate, "option": option_text}
+    yield {"fine_tune": fine_tune, "shown": shown, "budget": budget, "estimate": estimate, "option": option_text}
+    # Without the slow tests nothing waits for it: cancel it, or it trains on through every later test on the
+    # shared server, and their jobs queue behind it.
+    now = api.get(f"/fine-tunes/{fine_tune['id']}")
+    if now.status_code == 200 and now.json()["status"] not in ("completed", "failed"):
+        assert api.delete(f"/fine-tunes/{fine_tune['id']}").status_code == 204
 
 
 def test_starting_a_fine_tune_shows_price_balance_budget_and_time_first(studio, api, started):

@@ -5,8 +5,12 @@ wait for the dataset's quality report, watch a fine-tune live, and collect its v
 from __future__ import annotations
 
 import re
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,21 +180,47 @@ class CancelledByUser(Exception):
 def watch_fine_tune(client: VoicesmithClient, fine_tune_id: str, console: Console) -> FineTune:
     """Show progress by stage with an ETA until the fine-tune ends. Ctrl-C asks: cancel or detach."""
     while True:
-        try:
-            return _follow(client, fine_tune_id, console)
-        except KeyboardInterrupt:
-            answer = ask_choice(
-                f"\nFine-tune {fine_tune_id} is still running. Cancel it (its reserved credits are released), "
-                "detach (it keeps training), or resume watching?",
-                {"c": "cancel", "d": "detach", "r": "resume"},
-                "d",
-                console,
-            )
-            if answer == "c":
-                client.delete_fine_tune(fine_tune_id)
-                raise CancelledByUser(fine_tune_id) from None
-            if answer == "d":
-                raise Detached(fine_tune_id) from None
+        with _ctrl_c_as_a_request() as interrupted:
+            ft = _follow(client, fine_tune_id, console, interrupted)
+        if ft is not None:
+            return ft
+        answer = ask_choice(
+            f"\nFine-tune {fine_tune_id} is still running. Cancel it (its reserved credits are released), "
+            "detach (it keeps training), or resume watching?",
+            {"c": "cancel", "d": "detach", "r": "resume"},
+            "d",
+            console,
+        )
+        if answer == "c":
+            client.delete_fine_tune(fine_tune_id)
+            raise CancelledByUser(fine_tune_id) from None
+        if answer == "d":
+            raise Detached(fine_tune_id) from None
+
+
+@contextmanager
+def _ctrl_c_as_a_request() -> Iterator[threading.Event]:
+    """Make the first Ctrl-C a flag that the watch loop reads between polls; a second one interrupts at once.
+
+    A KeyboardInterrupt raised in the middle of a poll can leave the HTTP connection pool holding a connection
+    it never gives back, and the cancel request that follows then waits for it forever (seen on a loaded
+    machine, where each poll takes long enough to be hit).
+    """
+    interrupted = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # only the main thread receives signals; Ctrl-C keeps its default there
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class EtaClock:
@@ -216,7 +246,9 @@ class EtaClock:
         return None if self._eta is None else max(0.0, self._eta - (now - self._at))
 
 
-def _follow(client: VoicesmithClient, fine_tune_id: str, console: Console) -> FineTune:
+def _follow(client: VoicesmithClient, fine_tune_id: str, console: Console,
+            interrupted: threading.Event) -> FineTune | None:
+    """The fine-tune once it has ended, or None as soon as `interrupted` is set."""
     ft = client.get_fine_tune(fine_tune_id)
     if ft.finished:
         return ft
@@ -241,7 +273,8 @@ def _follow(client: VoicesmithClient, fine_tune_id: str, console: Console) -> Fi
             remaining = clock.remaining(time.monotonic())
             eta = f"ETA {render.duration(remaining)}" if remaining is not None else ""
             progress.update(task, description=stage, completed=ft.progress or 0.0, eta=eta)
-            time.sleep(POLL_SECONDS)
+            if interrupted.wait(POLL_SECONDS):
+                return None
             ft = client.get_fine_tune(fine_tune_id)
         progress.update(task, description=ft.status, completed=1.0 if ft.status == "completed" else ft.progress or 0.0, eta="")
     return ft
