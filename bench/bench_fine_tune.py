@@ -1,9 +1,10 @@
 """Benchmark the fine-tune on real speakers; one JSON line per speaker.
 
 For each speaker of the speech corpus (default allison_en and carlo_it, whole sets, default budget):
-wall time per stage, peak RSS, the report's held-out similarity / fraction of the floor->ceiling gap
-closed / WER vs the real recordings for each voice, and the instant clone (time for one ~20 s clip,
-and its gap closed on the same held-out set). Transcripts from the corpus manifest are passed as the
+wall time per stage (the report's `timings_s` splits "adapt" into the style search and the bespoke decoder),
+peak RSS, each voice's artifact size, the report's held-out similarity / fraction of the floor->ceiling gap
+closed / WER vs the real recordings for each voice and for the style search's closest match before its bespoke
+decoder, and the instant clone (time for one ~20 s clip, and its gap closed on the same held-out set). Transcripts from the corpus manifest are passed as the
 user's transcripts (as a user uploading metadata.csv would); --asr makes English use Whisper instead.
 
 Usage: python bench/bench_fine_tune.py [--speakers allison_en carlo_it] [--minutes M] [--budget default]
@@ -127,7 +128,12 @@ def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, 
         "likeness": report.get("likeness"),
         "voices": [{**{k: v.get(k) for k in ("key", "name", "similarity", "gap_closed", "wer", "f0_median_hz",
                                              "rate_phones_per_s", "likeness")},
-                    "timbre": v.get("details", {}).get("timbre")} for v in report["voices"]],
+                    "timbre": v.get("details", {}).get("timbre"),
+                    "bespoke": v.get("details", {}).get("bespoke")} for v in report["voices"]],
+        # The style search's closest match before its bespoke decoder, on the same measures (null: not replaced).
+        "style_search_match": report.get("style_search_match"),
+        "bespoke": {k: v for k, v in (report.get("bespoke") or {}).items() if k not in ("what", "optimised")},
+        "artifact_bytes": {v.key: len(v.artifact.to_bytes()) for v in result.voices},
         "speaker_f0_hz": report["speaker"]["f0_median_hz"],
         "speaker_rate": report["speaker"]["rate_phones_per_s"],
     }

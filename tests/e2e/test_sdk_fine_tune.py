@@ -114,3 +114,20 @@ def test_report_shows_the_voices_closer_than_the_start_point_and_intelligible(fl
     real = report["speaker"]["real_wer"]
     for v in report["voices"]:
         assert v["wer"] <= max(1.5 * real, real + 0.15), v
+
+
+def test_report_shows_the_bespoke_decoder_beside_the_style_search(flow):
+    report = flow["rest"].get(f"/fine-tunes/{flow['fine_tune'].id}/report").json()["report"]
+    bespoke = report["bespoke"]
+    # The tiny budget's token training: it ran, and early stopping scored it on recordings it did not train on.
+    assert bespoke["steps_run"] > 0 and bespoke["held_out_loss"][0][0] == 0
+    assert bespoke["train_recordings"] > 0 and bespoke["early_stopping_recordings"] > 0
+    for v in report["voices"]:
+        verdict = v["details"]["bespoke"]
+        assert verdict["used"] == (v["key"] in bespoke["used_by"])
+        assert verdict["used"] == (verdict["guard_error"] <= verdict["allowed"])
+    searched = report["style_search_match"]
+    if "match" in bespoke["used_by"]:  # then the searched closest match is measured beside it, on every measure
+        assert searched["similarity"] is not None and set(searched["likeness"]) == set(report["voices"][0]["likeness"])
+    else:
+        assert searched is None

@@ -24,9 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(5400)]
 
 # Where each kill lands: at the n-th progress update of that stage whose message has that text (in ingest: the first
 # file's analysis is saved; in adapt: the closest-match search has checkpointed its first generation and is speaking
-# the second's candidates).
+# the second's candidates, then the bespoke decoder has checkpointed its first evaluation).
 KILLS = (("ingest", "checking ", 3), ("transcribe", "transcribing", 2), ("adapt", "in round 2", 1),
-         ("evaluate", "measuring", 2))
+         ("adapt", "held-out loss", 1), ("evaluate", "measuring", 2))
 
 
 def _start(speech_data: Path, workdir: Path, out: Path) -> subprocess.Popen:

@@ -210,8 +210,9 @@ class IntelligibilityGuard:
     def metric(self) -> str:
         return "wer" if self.uses_wer else "asr_drift_cer"
 
-    def transcripts(self, style: np.ndarray, speed: float, pitch_scale: float, should_cancel=None) -> list[str]:
-        jobs = [(style, s.phonemes, speed, pitch_scale) for s in self.sentences]
+    def transcripts(self, style: np.ndarray, speed: float, pitch_scale: float, should_cancel=None,
+                    adapter: dict[str, np.ndarray] | None = None) -> list[str]:
+        jobs = [(style, s.phonemes, speed, pitch_scale, adapter) for s in self.sentences]
         clips = self.renderer.speak_many(jobs, should_cancel=should_cancel)
         sr = self.renderer.sample_rate
         return [t.text for t in self._transcriber.transcribe_many(clips, sr)]
@@ -240,8 +241,9 @@ class IntelligibilityGuard:
         total = sum(len(r) for r in self.references) or 1
         return sum(char_error_rate(r, h) * len(r) for r, h in zip(self.references, hypotheses)) / total
 
-    def check(self, style: np.ndarray, speed: float, pitch_scale: float, should_cancel=None) -> float:
-        return self.error(self.transcripts(style, speed, pitch_scale, should_cancel))
+    def check(self, style: np.ndarray, speed: float, pitch_scale: float, should_cancel=None,
+              adapter: dict[str, np.ndarray] | None = None) -> float:
+        return self.error(self.transcripts(style, speed, pitch_scale, should_cancel, adapter))
 
 
 def allowed_error(start_error: float, slack: float) -> float:

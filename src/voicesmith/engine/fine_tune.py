@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicesmith.engine import dataset_report, evaluate, speaker_data, split, style_space, utterances, voice_set
+from voicesmith.engine import bespoke, dataset_report, evaluate, speaker_data, split, style_space, utterances, voice_set
 from voicesmith.engine.adapt import (
     AdaptTask,
     Candidate,
@@ -31,9 +31,12 @@ from voicesmith.engine.adapt import (
     Sentence,
     adapt,
 )
-from voicesmith.engine.budgets import BUDGETS, STAGE_WORK, Budget, budget_from_params, expected_seconds, planned_work
+from voicesmith.engine.budgets import (
+    BUDGETS, STAGE_WORK, Budget, bespoke_work, budget_from_params, expected_seconds, planned_work,
+)
 from voicesmith.engine.checkpoints import load_json, save_json
 from voicesmith.engine.rendering import Cancelled, Renderer
+from voicesmith.engine.settings import usable_cores
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import VoiceArtifact
 from voicesmith.engine.voice_profile import SpeakerProfile
@@ -285,16 +288,15 @@ def _title(name: str) -> str:
     return name.strip() or "My voice"
 
 
-def _adapt_stage(
+def _search_stage(
     request: FineTuneRequest, workdir: Path, data: _Prepared, budget: Budget, renderer: Renderer,
-    progress: _Progress, should_cancel: Callable[[], bool], seed: int,
+    guard: IntelligibilityGuard, say: Callable[[float, str], None], should_cancel: Callable[[], bool], seed: int,
 ) -> tuple[list[voice_set.BuiltVoice], dict]:
+    """The style search's four voices (the first part of the "adapt" stage)."""
     weights = ObjectiveWeights()
-    say = progress.stage("adapt")
     # Work units for the progress bar: generations of each search (the variants are shorter), one
     # for the start point, one for the clear variant, one for the four timbre filters.
     total_units = budget.generations + 2 * budget.variant_generations + 3
-    guard = IntelligibilityGuard(speaker_data.guard_sentences(data.pool, budget.guard_sentences), request.language, renderer)
 
     start_path = workdir / "start.json"
     saved = load_json(start_path)
@@ -385,15 +387,48 @@ def _adapt_stage(
     return voices, {"start": saved, "source_rate": data.source_rate}
 
 
+def _bespoke_stage(
+    workdir: Path, data: _Prepared, budget: Budget, renderer: Renderer, guard: IntelligibilityGuard,
+    voices: list[voice_set.BuiltVoice], say: Callable[[float, str], None], should_cancel: Callable[[], bool],
+    seed: int,
+) -> tuple[list[voice_set.BuiltVoice], bespoke.Bespoke | None]:
+    """The searched voices through a decoder trained on the recordings, where the guard accepts them (the second
+    part of the "adapt" stage; engine/bespoke.py)."""
+    plan = budget.bespoke
+    if not plan.enabled:
+        return voices, None
+    match = next(v for v in voices if v.key == "match")
+    pool = bespoke.recordings(data.pool, data.train, data.pool_index)
+    trained = bespoke.train(match.artifact, pool, data.source_rate, plan, workdir,
+                            lambda f, m: say(0.8 * f, m), should_cancel, threads=usable_cores(), seed=seed)
+    # One filter for the four voices: they share the decoder and its timbre, and differ in delivery.
+    path = workdir / "bespoke" / "filter.json"
+    chosen_filter = load_json(path)
+    if chosen_filter is None:
+        say(0.8, "choosing the timbre filter of the bespoke voices")
+        array, details = voice_set.choose_timbre(trained.voice(match.artifact), speaker_data.evenly(
+            data.pool, budget.timbre_sentences), data.profile, renderer, match.artifact.timbre, should_cancel)
+        chosen_filter = {"filter": None if array is None else array.tolist(), "details": details}
+        save_json(path, chosen_filter)
+    trained = replace(trained, filter=None if chosen_filter["filter"] is None else np.asarray(chosen_filter["filter"],
+                                                                                            np.float32),
+                      details={**trained.details, **chosen_filter["details"]})
+    chosen = bespoke.choose(voices, trained, guard, workdir, lambda f, m: say(0.85 + 0.15 * f, m), should_cancel)
+    return chosen, trained
+
+
 def _evaluate_stage(
     request: FineTuneRequest, workdir: Path, data: _Prepared, budget: Budget, renderer: Renderer,
     voices: list[voice_set.BuiltVoice], start_info: dict, progress: _Progress, should_cancel: Callable[[], bool],
+    searched_match: VoiceArtifact | None, trained: bespoke.Bespoke | None,
 ) -> FineTuneResult:
+    """Every voice on the held-out split; `searched_match`: the style search's closest match, measured beside the
+    bespoke one when that replaced it."""
     say = progress.stage("evaluate")
     centroid = speaker_data.train_centroid(data.train)
     held = speaker_data.held_out_set(data.held, centroid, request.language, data.source_rate, budget.eval_utterances,
                                      data.train)
-    steps = len(style_space.stock_packs()) + 1 + len(voices)
+    steps = len(style_space.stock_packs()) + 1 + len(voices) + (searched_match is not None)
     k = 0
     stock = {}
     for key, pack in style_space.stock_packs().items():
@@ -412,12 +447,26 @@ def _evaluate_stage(
         evaluated.append(evaluate.evaluate_voice(v.artifact, held, renderer, previews=evaluate.PREVIEW_COUNT,
                                                  should_cancel=should_cancel))
         k += 1
+    searched_eval = None
+    if searched_match is not None:
+        say(k / steps, "measuring the style search's closest match")
+        searched_eval = evaluate.evaluate_voice(searched_match, held, renderer, should_cancel=should_cancel)
     name = _title(request.name)
     voice_names = [v.description.split(":")[0] for v in voices]
     report = evaluate.build_report(
         held, stock, start_eval, start_info["start"]["label"],
         [(v.key, n, ev) for v, n, ev in zip(voices, voice_names, evaluated)],
+        searched_eval,
     )
+    if trained is not None:
+        report["bespoke"] = {
+            "what": "low-rank adapters of Kokoro's decoder and the timbre half of the style, trained from the "
+                    "closest match on the training recordings (teacher forced); each voice uses them only where "
+                    "the intelligibility guard accepts it",
+            "optimised": "multi-resolution STFT reconstruction of training recordings (none of the report's measures)",
+            "used_by": [v.key for v in voices if v.details.get("bespoke", {}).get("used")],
+            **trained.details,
+        }
     report["start_options"] = start_info["start"]["ranking"]
     for entry, v in zip(report["voices"], voices):
         entry["details"] = v.details
@@ -504,10 +553,23 @@ def run_fine_tune(
     timings["split_profile"] = time.monotonic() - t0 - sum(timings.values())
 
     with Renderer() as renderer:
-        voices, start_info = _adapt_stage(request, workdir, data, budget, renderer, tracker, should_cancel, seed)
-        timings["adapt"] = time.monotonic() - t0 - sum(timings.values())
-        result = _evaluate_stage(request, workdir, data, budget, renderer, voices, start_info, tracker, should_cancel)
+        guard = IntelligibilityGuard(speaker_data.guard_sentences(data.pool, budget.guard_sentences),
+                                     request.language, renderer)
+        say = tracker.stage("adapt")
+        search_share = 1 - bespoke_work(budget) / max(work["adapt"], 1e-9)
+        voices, start_info = _search_stage(request, workdir, data, budget, renderer, guard,
+                                           lambda f, m: say(search_share * f, m), should_cancel, seed)
+        searched = next(v.artifact for v in voices if v.key == "match")
+        timings["search"] = time.monotonic() - t0 - sum(timings.values())
+        voices, trained = _bespoke_stage(workdir, data, budget, renderer, guard, voices,
+                                         lambda f, m: say(search_share + (1 - search_share) * f, m), should_cancel,
+                                         seed)
+        timings["bespoke"] = time.monotonic() - t0 - sum(timings.values())
+        replaced = next(v for v in voices if v.key == "match").artifact is not searched
+        result = _evaluate_stage(request, workdir, data, budget, renderer, voices, start_info, tracker, should_cancel,
+                                 searched if replaced else None, trained)
         timings["evaluate"] = time.monotonic() - t0 - sum(timings.values())
+        timings["adapt"] = timings["search"] + timings["bespoke"]  # the stage both parts report progress under
         workers = renderer.workers
     result.report["budget"] = asdict(budget)
     result.report["threads"] = workers

@@ -296,7 +296,7 @@ def choose_timbre(
     already been scored through a filter lowered it (0.822 -> 0.805)."""
     from voicesmith.engine import speaker
 
-    jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale) for s in sentences]
+    jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
     clips = renderer.speak_many(jobs, should_cancel=should_cancel)
     sr, source = renderer.sample_rate, target.source_rate
     rate = comparison_rate(source)
