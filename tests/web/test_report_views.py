@@ -123,6 +123,43 @@ def test_the_measures_the_search_did_not_optimise_are_shown_per_voice(page):
     assert report["voices"][0]["likeness"]["mfcc_frechet"]["gap_closed"] == 0.5  # (20 - 12) / (20 - 4)
 
 
+def test_the_style_search_voice_is_shown_beside_the_bespoke_ones_and_each_card_names_its_decoder(page):
+    from voicesmith.engine import evaluate
+
+    def evaluation(similarity: float, mfcc: float) -> evaluate.VoiceEvaluation:
+        return evaluate.VoiceEvaluation(similarity=similarity, similarity_per_utterance=[similarity], wer=0.02,
+                                        f0_median_hz=200.0, rate_pps=11.0, quality=3.3,
+                                        distances={"mfcc_frechet": mfcc, "ltas_db": 2.0, "f0_semitones": 1.0})
+
+    held = SimpleNamespace(texts=["one", "two", "three"], ceiling=0.9, source_rate=16000, language="en", real_wer=0.01,
+                           stats=SimpleNamespace(f0_median_hz=201.0, rate_pps=12.0),
+                           likeness_ceiling={"mfcc_frechet": 4.0, "ltas_db": 1.0, "f0_semitones": 0.5},
+                           likeness_ceiling_what="held-out real recordings vs training real recordings",
+                           real_features=SimpleNamespace(quality=3.4), train_quality=3.3)
+    stock = {"jf_alpha": evaluation(0.7, 20.0)}
+    names = ["Closest match", "Clear"]
+    report = evaluate.build_report(held, stock, evaluation(0.75, 18.0), "instant clone",
+                                   [("match", names[0], evaluation(0.86, 8.0)), ("clear", names[1], evaluation(0.8, 12.0))],
+                                   evaluation(0.82, 12.0))
+    # As engine/fine_tune.py adds them: the guard's verdict per voice.
+    report["voices"][0]["details"] = {"bespoke": {"used": True, "guard_error": 0.03, "searched_guard_error": 0.02,
+                                                  "allowed": 0.07, "measure": "wer"}}
+    report["voices"][1]["details"] = {"bespoke": {"used": False, "guard_error": 0.2, "searched_guard_error": 0.05,
+                                                  "allowed": 0.1, "measure": "wer"}}
+    voices = [{"id": str(uuid.uuid4()), "name": n, "description": n, "is_owner": True} for n in names]
+
+    page.execute_script("location.hash = '#fine-tunes'; document.getElementById('ft-detail').hidden = false")
+    in_page(page, "js/fine_tunes.js", "m.renderResults(args[0], args[1])", voices, json.loads(json.dumps(report)))
+
+    reference = page.find_element(By.CSS_SELECTOR, ".likeness-row[data-reference='style_search_match']")
+    assert "style search only" in reference.text and "60%" in reference.text  # (0.82 - 0.7) / (0.9 - 0.7)
+    row = page.find_element(By.CSS_SELECTOR, "#ft-other-measures tr[data-reference='style_search_match']")
+    assert row.find_element(By.CSS_SELECTOR, "td[data-measure='mfcc_frechet']").text == "50%"  # (20 - 12) / (20 - 4)
+    cards = page.find_elements(By.CSS_SELECTOR, "#ft-voices .voice-card")
+    assert "Decoder\ntrained on your recordings" in cards[0].text
+    assert "Decoder\nKokoro's (the trained one was harder to understand: 20% errors, 5% without it)" in cards[1].text
+
+
 def test_dataset_report_view_shows_verdicts_with_upload_names(page, tmp_path):
     from voicesmith.engine import dataset_report
 

@@ -124,12 +124,12 @@ def train(
         return done
     t0 = time.monotonic()
     train_rec, held_rec = split(pool, plan)
-    examples_at = len(train_rec) + len(held_rec)
+    count = len(train_rec) + len(held_rec)
     # Examples take ~40% of the stage's time: report them as that share of its progress.
     examples = _examples(train_rec + held_rec, start, folder, threads, should_cancel,
-                         lambda k: progress(0.4 * k / examples_at, f"aligning recording {k + 1} of {examples_at}"))
+                         lambda k: progress(0.4 * k / count, f"aligning recording {k + 1} of {count}"))
     prepared_s = time.monotonic() - t0
-    progress(0.4, f"{examples_at} recordings aligned: training the decoder")
+    progress(0.4, f"{count} recordings aligned: training the decoder")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -131,7 +131,16 @@ export function voiceFigures(report, voice, index) {
     ["Gap closed", percent(entry.gap_closed)],
     ["WER", isNum(speaker.real_wer) ? `${percent(entry.wer)} (real ${percent(speaker.real_wer)})` : percent(entry.wer)],
     ["Pitch", isNum(speaker.f0_median_hz) ? `${hertz(entry.f0_median_hz)} (real ${Math.round(speaker.f0_median_hz)})` : hertz(entry.f0_median_hz)],
+    ["Decoder", decoderText((entry.details || {}).bespoke)],
   ]);
+}
+
+// Whether the voice speaks through the decoder trained on the recordings, and why not when it does not.
+function decoderText(verdict) {
+  if (!verdict) return null;
+  if (verdict.used) return "trained on your recordings";
+  return `Kokoro's (the trained one was harder to understand: ${percent(verdict.guard_error)} errors, `
+    + `${percent(verdict.searched_guard_error)} without it)`;
 }
 
 // Usable speech against the minimum to train and the recommended amount, as one gauge.
@@ -181,6 +190,17 @@ export function renderLikeness(container, report, voices) {
         scaleMark(where(floor), "floor"), scaleMark(1, "ceiling")),
       el("span", { class: "likeness-value num", text: isNum(gap) ? percent(gap) : "—" }));
   });
+  // The style search's closest match before the bespoke decoder, on the same scale: what the decoder changed.
+  const searched = report.style_search_match;
+  if (searched && isNum(searched.similarity)) {
+    const gap = isNum(searched.gap_closed) ? searched.gap_closed : (searched.similarity - floor) / (ceiling - floor);
+    rows.push(el("div", { class: "likeness-row reference", dataset: { reference: "style_search_match" } },
+      el("span", { class: "likeness-name muted", text: SEARCHED_NAME }),
+      el("div", { class: "likeness-track" },
+        meter(where(searched.similarity), `Likeness of ${SEARCHED_NAME}`, `${percent(gap)} of the way from the stock floor to the real speaker`),
+        scaleMark(where(floor), "floor"), scaleMark(1, "ceiling")),
+      el("span", { class: "likeness-value num muted", text: percent(gap) })));
+  }
   const floorVoice = (report.floor || {}).voice;
   clear(container,
     el("div", { class: "likeness-legend muted" },
@@ -188,6 +208,8 @@ export function renderLikeness(container, report, voices) {
       el("span", { class: "legend ceiling", text: "Ceiling: the speaker vs themself" })),
     ...rows, ...otherMeasures(report, voices));
 }
+
+const SEARCHED_NAME = "Closest match, style search only";
 
 // The bars above are the measure the search optimised (Resemblyzer); these are checks it did not train on.
 const OTHER_MEASURES = [
@@ -199,15 +221,17 @@ function otherMeasures(report, voices) {
   if (!measures.length) return [];
   const header = el("tr", {}, el("th", { scope: "col", text: "Voice" }),
     ...measures.map(([key, label]) => el("th", { scope: "col", title: `${report.likeness[key].what}. Search: ${report.likeness[key].in_search}.`, text: label })));
-  const rows = voices.map((voice, index) => {
-    const found = voiceEntry(report, voice, index).likeness || {};
-    return el("tr", { dataset: { voiceId: voice.id } }, el("th", { scope: "row", text: voice.name }),
-      ...measures.map(([key]) => {
-        const m = found[key] || {};
-        const text = key === "quality_dnsmos" ? (isNum(m.value) ? m.value.toFixed(2) : "—") : (isNum(m.gap_closed) ? percent(m.gap_closed) : "—");
-        return el("td", { class: "num", dataset: { measure: key }, text });
-      }));
+  const cells = (found) => measures.map(([key]) => {
+    const m = found[key] || {};
+    const text = key === "quality_dnsmos" ? (isNum(m.value) ? m.value.toFixed(2) : "—") : (isNum(m.gap_closed) ? percent(m.gap_closed) : "—");
+    return el("td", { class: "num", dataset: { measure: key }, text });
   });
+  const rows = voices.map((voice, index) => el("tr", { dataset: { voiceId: voice.id } },
+    el("th", { scope: "row", text: voice.name }), ...cells(voiceEntry(report, voice, index).likeness || {})));
+  if (report.style_search_match) {
+    rows.push(el("tr", { class: "reference", dataset: { reference: "style_search_match" } },
+      el("th", { scope: "row", class: "muted", text: SEARCHED_NAME }), ...cells(report.style_search_match.likeness || {})));
+  }
   const quality = report.likeness.quality_dnsmos;
   const note = "Measures the search did not optimise, on the same held-out sentences: the share of the gap closed "
     + "between the closest stock voice and the speaker on each"
