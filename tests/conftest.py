@@ -3,6 +3,7 @@
 - `speech_data`: the real-speech corpus (VOICESMITH_SPEECH_DATA, default <repo>/.cache/speech); skips if absent.
 - `live_server`: one `voicesmith serve` subprocess per session (temp data dir, embedded worker), with an
   admin API key for org "test"; `live_server.make_key(org)` / the `make_key` fixture give keys of other orgs.
+- `sdk_fine_tune_flow`: the SDK fine-tune end to end, started in the background when the session starts.
 - `data_dir_switch(path)`: point this process's settings at a data directory (in-process tests).
 - `dispatched`: captures job hand-offs (enqueue_fine_tune / enqueue_dataset_analysis) instead of sending them.
 - `s3_server`, `redis_server_url`: moto's S3 server and a redis-server, started once per session.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import os
 import signal
 import socket
@@ -201,6 +203,21 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         yield server
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sdk_fine_tune_flow(request):
+    """tests/e2e/test_sdk_fine_tune.py's fine-tune, started with the session when that module is collected
+    (tests/e2e/sdk_fine_tune_flow.py): its minutes of training overlap the tests before it. None otherwise."""
+    wanted = any(item.nodeid.startswith("tests/e2e/test_sdk_fine_tune.py") for item in request.session.items)
+    root = Path(os.environ.get("VOICESMITH_SPEECH_DATA") or REPO_ROOT / ".cache" / "speech")
+    # Without the SDK or the speech data the module skips itself.
+    if not wanted or importlib.util.find_spec("cartesia") is None or not (root / "manifest.tsv").is_file():
+        yield None
+        return
+    from tests.e2e.sdk_fine_tune_flow import SdkFineTuneFlow
+
+    yield SdkFineTuneFlow.start(request.getfixturevalue("live_server"), root)
 
 
 @pytest.fixture(scope="session")

@@ -9,53 +9,22 @@ just printed.
 
 from __future__ import annotations
 
-import time
-
-import httpx
 import pytest
 
-from tests.engine.adapt_data import corpus_rows
+from tests.e2e.sdk_fine_tune_flow import TRAIN_TIMEOUT_S, SdkFineTuneFlow
 from tests.tts_support import assert_speech, decode_wav
 from voicesmith.engine.wer import wer
 
 cartesia = pytest.importorskip("cartesia", minversion="4")
 
 TEXT = "The library closes early on Sundays."
-POLL_S = 2.0
-TRAIN_TIMEOUT_S = 1500  # tiny budget: a few minutes on 2 free cores, far longer on a shared machine
 pytestmark = pytest.mark.timeout(TRAIN_TIMEOUT_S + 300)
 
 
 @pytest.fixture(scope="module")
-def flow(live_server, speech_data):
-    key = live_server.make_key("sdk-fine-tune")
-    client = cartesia.Cartesia(api_key=key, base_url=live_server.base_url, max_retries=0, timeout=300)
-    rest = httpx.Client(base_url=live_server.base_url, timeout=60,
-                        headers={"Authorization": f"Bearer {key}", "Cartesia-Version": "2026-03-01"})
-
-    ds = client.datasets.create(name="allison two minutes", description="sdk end to end")
-    rows = corpus_rows(speech_data, "allison_en", minutes=2)
-    for row in rows:
-        with (speech_data / row["path"]).open("rb") as fh:
-            client.datasets.files.upload(ds.id, file=fh, purpose="fine_tune")
-    # The quality report is computed in the background as files arrive; it is ready before training.
-    deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while (report := rest.get(f"/datasets/{ds.id}/report").json())["status"] == "pending":
-        assert time.monotonic() < deadline, report
-        time.sleep(POLL_S)
-
-    ft = client.fine_tunes.create(dataset=ds.id, name="Allison", description="two minutes, tiny budget",
-                                  language="en", model_id="sonic-3-2026-01-12", extra_body={"budget": "tiny"})
-    seen: list[dict] = []
-    deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while True:
-        body = rest.get(f"/fine-tunes/{ft.id}").json()
-        seen.append(body)
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            break
-        time.sleep(POLL_S)
-    return {"client": client, "rest": rest, "dataset": ds, "files": rows, "dataset_report": report,
-            "fine_tune": ft, "polls": seen, "final": seen[-1]}
+def flow(sdk_fine_tune_flow, live_server, speech_data):
+    """The flow the session started in the background (tests/conftest.py), or one started now."""
+    return (sdk_fine_tune_flow or SdkFineTuneFlow.start(live_server, speech_data)).result()
 
 
 def test_dataset_report_counts_the_uploaded_speech(flow):
