@@ -60,7 +60,7 @@ def test_a_bespoke_voice_keeps_the_searched_prosody_pitch_and_pace_and_takes_the
 
 
 class FakeGuard:
-    """Whisper's error for a voice: `bespoke_error` through an adapter, else the searched voice's."""
+    """Whisper's error for a bespoke voice, told apart by its pitch scale."""
 
     metric = "wer"
 
@@ -74,25 +74,29 @@ class FakeGuard:
         return self.bespoke_error[pitch_scale]
 
 
-def test_each_voice_uses_the_bespoke_decoder_only_where_the_guard_accepts_it(tmp_path: Path) -> None:
+def test_each_voice_uses_the_bespoke_decoder_only_where_it_is_as_intelligible_and_as_like_the_speaker(tmp_path) -> None:
     pack = weights.voice_packs()[START_PACK]
     voices = [BuiltVoice(key, key, f"{key}: searched.", VoiceArtifact(pack, pitch_scale=p), {"guard_error": 0.10})
-              for key, p in (("match", 1.0), ("clear", 0.9), ("style_a", 0.8), ("style_b", 0.7))]
+              for key, p in (("match", 1.0), ("clear", 0.9), ("style_a", 0.8), ("style_b", 0.7), ("extra", 0.6))]
     trained = bespoke.Bespoke({"generator.m": np.ones((4, 3), np.float32)}, np.zeros(128, np.float32))
-    # Within the slack, exactly at it, worse than it, and better than the searched voice.
-    guard = FakeGuard({1.0: 0.12, 0.9: 0.10 + bespoke.WER_SLACK, 0.8: 0.25, 0.7: 0.0})
+    # Within the WER slack, exactly at it, worse than it, better than the searched voice, and clear but less alike.
+    guard = FakeGuard({1.0: 0.12, 0.9: 0.10 + bespoke.WER_SLACK, 0.8: 0.25, 0.7: 0.0, 0.6: 0.0})
+    similar = {1.0: 0.80, 0.9: 0.81, 0.8: 0.90, 0.7: 0.79, 0.6: 0.75}  # the bespoke voices'; the searched: 0.80
+    likeness = lambda voice: similar[voice.pitch_scale] if voice.adapter is not None else 0.80  # noqa: E731
     (tmp_path / "bespoke").mkdir()
-    chosen = bespoke.choose(voices, trained, guard, tmp_path, lambda f, m: None, lambda: False)
+    chosen = bespoke.choose(voices, trained, guard, likeness, tmp_path, lambda f, m: None, lambda: False)
     used = {v.key: v.artifact.adapter is not None for v in chosen}
-    assert used == {"match": True, "clear": True, "style_a": False, "style_b": True}
+    assert used == {"match": True, "clear": True, "style_a": False, "style_b": True, "extra": False}
     fallback = chosen[2]
     assert fallback.artifact is voices[2].artifact and fallback.description == voices[2].description
-    assert fallback.details["bespoke"] == {"used": False, "guard_error": 0.25, "searched_guard_error": 0.1,
-                                           "allowed": 0.15, "measure": "wer"}
+    assert fallback.details["bespoke"] == {
+        "used": False, "guard_error": 0.25, "searched_guard_error": 0.1, "allowed": 0.15, "measure": "wer",
+        "similarity": 0.9, "searched_similarity": 0.8, "similarity_allowed": 0.78}
+    assert chosen[4].details["bespoke"]["similarity"] < chosen[4].details["bespoke"]["similarity_allowed"]
     assert "decoder trained on your recordings" in chosen[0].description
     # The verdicts are kept: a resumed fine-tune does not ask Whisper again.
-    again = bespoke.choose(voices, trained, guard, tmp_path, lambda f, m: None, lambda: False)
-    assert guard.checks == 4 and [v.artifact.adapter is not None for v in again] == list(used.values())
+    again = bespoke.choose(voices, trained, guard, likeness, tmp_path, lambda f, m: None, lambda: False)
+    assert guard.checks == 5 and [v.artifact.adapter is not None for v in again] == list(used.values())
 
 
 def _child(speech_data: Path, workdir: Path) -> subprocess.Popen:

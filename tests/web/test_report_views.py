@@ -140,12 +140,15 @@ def test_the_style_search_voice_is_shown_beside_the_bespoke_ones_and_each_card_n
     names = ["Closest match", "Clear"]
     report = evaluate.build_report(held, stock, evaluation(0.75, 18.0), "instant clone",
                                    [("match", names[0], evaluation(0.86, 8.0)), ("clear", names[1], evaluation(0.8, 12.0))],
-                                   evaluation(0.82, 12.0))
+                                   ("style_search_match", "closest match as the style search made it",
+                                    evaluation(0.82, 12.0)))
     # As engine/fine_tune.py adds them: the guard's verdict per voice.
     report["voices"][0]["details"] = {"bespoke": {"used": True, "guard_error": 0.03, "searched_guard_error": 0.02,
-                                                  "allowed": 0.07, "measure": "wer"}}
-    report["voices"][1]["details"] = {"bespoke": {"used": False, "guard_error": 0.2, "searched_guard_error": 0.05,
-                                                  "allowed": 0.1, "measure": "wer"}}
+                                                  "allowed": 0.07, "measure": "wer", "similarity": 0.8,
+                                                  "searched_similarity": 0.79, "similarity_allowed": 0.77}}
+    report["voices"][1]["details"] = {"bespoke": {"used": False, "guard_error": 0.02, "searched_guard_error": 0.05,
+                                                  "allowed": 0.1, "measure": "wer", "similarity": 0.7,
+                                                  "searched_similarity": 0.79, "similarity_allowed": 0.77}}
     voices = [{"id": str(uuid.uuid4()), "name": n, "description": n, "is_owner": True} for n in names]
 
     page.execute_script("location.hash = '#fine-tunes'; document.getElementById('ft-detail').hidden = false")
@@ -157,7 +160,7 @@ def test_the_style_search_voice_is_shown_beside_the_bespoke_ones_and_each_card_n
     assert row.find_element(By.CSS_SELECTOR, "td[data-measure='mfcc_frechet']").text == "50%"  # (20 - 12) / (20 - 4)
     cards = page.find_elements(By.CSS_SELECTOR, "#ft-voices .voice-card")
     assert "Decoder\ntrained on your recordings" in cards[0].text
-    assert "Decoder\nKokoro's (the trained one was harder to understand: 20% errors, 5% without it)" in cards[1].text
+    assert "Decoder\nKokoro's (the trained one sounded less like you: similarity 0.700, 0.790 without it)" in cards[1].text
 
 
 def test_dataset_report_view_shows_verdicts_with_upload_names(page, tmp_path):

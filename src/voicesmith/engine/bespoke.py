@@ -222,12 +222,18 @@ def _load(folder: Path) -> Bespoke | None:
 # A bespoke voice may mistake at most this much more than its searched voice on the guard sentences (one word in
 # twenty): the guard hears a few sentences, so a stricter bound would turn on one word's noise.
 WER_SLACK = 0.05
+# ...and sound at most this much less like the speaker to the speaker encoder on the same sentences (the spread of
+# Resemblyzer's mean over a few clips). The search optimised that encoder on pool sentences, so the check favours
+# the searched voice: a bespoke voice is used where it keeps what the search won, not where it only changes it.
+SIMILARITY_SLACK = 0.02
 
 
-def choose(voices: Sequence[BuiltVoice], bespoke: Bespoke, guard: IntelligibilityGuard, workdir: Path,
-           progress: Callable[[float, str], None], should_cancel: Callable[[], bool]) -> list[BuiltVoice]:
-    """Each voice through the bespoke decoder where Whisper understands it about as well as the searched voice
-    (`WER_SLACK`), else the searched voice itself; the verdicts go in each voice's details (cached in workdir)."""
+def choose(voices: Sequence[BuiltVoice], bespoke: Bespoke, guard: IntelligibilityGuard,
+           likeness: Callable[[VoiceArtifact], float], workdir: Path, progress: Callable[[float, str], None],
+           should_cancel: Callable[[], bool]) -> list[BuiltVoice]:
+    """Each voice through the bespoke decoder where it is about as intelligible (`WER_SLACK`, Whisper on the guard
+    sentences) and about as like the speaker (`SIMILARITY_SLACK`, `likeness` of a voice) as the searched voice,
+    else the searched voice itself. The verdicts go in each voice's details (and are cached in workdir)."""
     path = workdir / "bespoke" / "verdicts.json"
     verdicts = load_json(path) or {}
     out = []
@@ -238,9 +244,14 @@ def choose(voices: Sequence[BuiltVoice], bespoke: Bespoke, guard: Intelligibilit
             error = guard.check(candidate.style, candidate.speed, candidate.pitch_scale, should_cancel,
                                 candidate.adapter)
             searched = float(v.details["guard_error"])
-            verdicts[v.key] = {"used": error <= searched + WER_SLACK, "guard_error": round(error, 4),
-                               "searched_guard_error": round(searched, 4), "allowed": round(searched + WER_SLACK, 4),
-                               "measure": guard.metric}
+            similar, searched_similar = likeness(candidate), likeness(v.artifact)
+            verdicts[v.key] = {
+                "used": error <= searched + WER_SLACK and similar >= searched_similar - SIMILARITY_SLACK,
+                "guard_error": round(error, 4), "searched_guard_error": round(searched, 4),
+                "allowed": round(searched + WER_SLACK, 4), "measure": guard.metric,
+                "similarity": round(similar, 4), "searched_similarity": round(searched_similar, 4),
+                "similarity_allowed": round(searched_similar - SIMILARITY_SLACK, 4),
+            }
             save_json(path, verdicts)
         verdict = verdicts[v.key]
         if verdict["used"]:

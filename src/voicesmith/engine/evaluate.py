@@ -202,10 +202,11 @@ def build_report(
     start: VoiceEvaluation,
     start_label: str,
     voices: Sequence[tuple[str, str, VoiceEvaluation]],
-    searched: VoiceEvaluation | None = None,
+    reference: tuple[str, str, VoiceEvaluation] | None = None,
 ) -> dict:
-    """JSON-safe report. `voices` are (key, name, evaluation); `searched`: the style search's closest match, when
-    a bespoke decoder replaced it (reported beside the voices as `style_search_match`)."""
+    """JSON-safe report. `voices` are (key, name, evaluation); `reference` is (key, what, evaluation) of a voice
+    measured beside them but not among them: `style_search_match` (the search's closest match, which a bespoke
+    decoder replaced) or `bespoke_match` (the bespoke closest match the guard did not use)."""
     floor_key = max(stock, key=lambda k: stock[k].similarity)
     floor = stock[floor_key].similarity
     ceiling = held.ceiling
@@ -250,8 +251,7 @@ def build_report(
         "wer_note": None if held.real_wer is not None else
         f"no speech recogniser for '{held.language}' (Whisper tiny.en is English-only): WER not measured",
         "voices": [{"key": key, "name": name, **entry(ev)} for key, name, ev in voices],
-        "style_search_match": None if searched is None else {
-            "what": "the closest match as the style search made it, before its bespoke decoder", **entry(searched)},
+        **({} if reference is None else {reference[0]: {"what": reference[1], **entry(reference[2])}}),
         "similarity_measure": "mean Resemblyzer cosine of each held-out clip to the held-out real recordings' centroid",
         # The search maximises Resemblyzer similarity (`similarity`, `gap_closed`); `likeness` checks it
         # with measures it does not optimise directly (`in_search` says what the search does with each).

@@ -413,22 +413,25 @@ def _bespoke_stage(
     trained = replace(trained, filter=None if chosen_filter["filter"] is None else np.asarray(chosen_filter["filter"],
                                                                                             np.float32),
                       details={**trained.details, **chosen_filter["details"]})
-    chosen = bespoke.choose(voices, trained, guard, workdir, lambda f, m: say(0.85 + 0.15 * f, m), should_cancel)
+    sentences = guard.sentences
+    chosen = bespoke.choose(voices, trained, guard,
+                            lambda voice: voice_set.similarity(voice, sentences, data.profile, renderer, should_cancel),
+                            workdir, lambda f, m: say(0.85 + 0.15 * f, m), should_cancel)
     return chosen, trained
 
 
 def _evaluate_stage(
     request: FineTuneRequest, workdir: Path, data: _Prepared, budget: Budget, renderer: Renderer,
     voices: list[voice_set.BuiltVoice], start_info: dict, progress: _Progress, should_cancel: Callable[[], bool],
-    searched_match: VoiceArtifact | None, trained: bespoke.Bespoke | None,
+    reference: tuple[str, str, VoiceArtifact] | None, trained: bespoke.Bespoke | None,
 ) -> FineTuneResult:
-    """Every voice on the held-out split; `searched_match`: the style search's closest match, measured beside the
-    bespoke one when that replaced it."""
+    """Every voice on the held-out split, and `reference` (key, what, voice) beside them: the closest match that
+    the bespoke stage did not hand to the user (the searched one it replaced, or the bespoke one it refused)."""
     say = progress.stage("evaluate")
     centroid = speaker_data.train_centroid(data.train)
     held = speaker_data.held_out_set(data.held, centroid, request.language, data.source_rate, budget.eval_utterances,
                                      data.train)
-    steps = len(style_space.stock_packs()) + 1 + len(voices) + (searched_match is not None)
+    steps = len(style_space.stock_packs()) + 1 + len(voices) + (reference is not None)
     k = 0
     stock = {}
     for key, pack in style_space.stock_packs().items():
@@ -447,16 +450,17 @@ def _evaluate_stage(
         evaluated.append(evaluate.evaluate_voice(v.artifact, held, renderer, previews=evaluate.PREVIEW_COUNT,
                                                  should_cancel=should_cancel))
         k += 1
-    searched_eval = None
-    if searched_match is not None:
-        say(k / steps, "measuring the style search's closest match")
-        searched_eval = evaluate.evaluate_voice(searched_match, held, renderer, should_cancel=should_cancel)
+    measured_reference = None
+    if reference is not None:
+        key, what, voice = reference
+        say(k / steps, f"measuring the {what}")
+        measured_reference = (key, what, evaluate.evaluate_voice(voice, held, renderer, should_cancel=should_cancel))
     name = _title(request.name)
     voice_names = [v.description.split(":")[0] for v in voices]
     report = evaluate.build_report(
         held, stock, start_eval, start_info["start"]["label"],
         [(v.key, n, ev) for v, n, ev in zip(voices, voice_names, evaluated)],
-        searched_eval,
+        measured_reference,
     )
     if trained is not None:
         report["bespoke"] = {
@@ -565,9 +569,14 @@ def run_fine_tune(
                                          lambda f, m: say(search_share + (1 - search_share) * f, m), should_cancel,
                                          seed)
         timings["bespoke"] = time.monotonic() - t0 - sum(timings.values())
-        replaced = next(v for v in voices if v.key == "match").artifact is not searched
+        reference = None
+        if trained is not None:
+            replaced = next(v for v in voices if v.key == "match").artifact is not searched
+            reference = (("style_search_match", "closest match as the style search made it", searched) if replaced
+                         else ("bespoke_match", "closest match through the bespoke decoder (not used)",
+                               trained.voice(searched)))
         result = _evaluate_stage(request, workdir, data, budget, renderer, voices, start_info, tracker, should_cancel,
-                                 searched if replaced else None, trained)
+                                 reference, trained)
         timings["evaluate"] = time.monotonic() - t0 - sum(timings.values())
         timings["adapt"] = timings["search"] + timings["bespoke"]  # the stage both parts report progress under
         workers = renderer.workers

@@ -283,6 +283,20 @@ def variant_task(
     )
 
 
+def similarity(voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,
+               should_cancel: Callable[[], bool] | None = None) -> float:
+    """Mean speaker similarity (Resemblyzer) to the target's centroid of the voice's clips of `sentences`, heard
+    through its timbre filter at the dataset's bandwidth."""
+    from voicesmith.engine import speaker
+
+    jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
+    clips = renderer.speak_many(jobs, should_cancel=should_cancel)
+    sr, source = renderer.sample_rate, target.source_rate
+    emb = speaker.embed_many([to_band(voice.filter(c, sr), sr, source) for c in clips], comparison_rate(source))
+    ok = np.isfinite(emb).all(axis=1)
+    return float(np.mean(emb[ok] @ target.centroid)) if ok.any() else -1.0
+
+
 def choose_timbre(
     voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,
     current: np.ndarray | None = None, should_cancel: Callable[[], bool] | None = None,

@@ -139,8 +139,12 @@ export function voiceFigures(report, voice, index) {
 function decoderText(verdict) {
   if (!verdict) return null;
   if (verdict.used) return "trained on your recordings";
-  return `Kokoro's (the trained one was harder to understand: ${percent(verdict.guard_error)} errors, `
-    + `${percent(verdict.searched_guard_error)} without it)`;
+  if (isNum(verdict.guard_error) && verdict.guard_error > verdict.allowed) {
+    return `Kokoro's (the trained one was harder to understand: ${percent(verdict.guard_error)} errors, `
+      + `${percent(verdict.searched_guard_error)} without it)`;
+  }
+  return `Kokoro's (the trained one sounded less like you: similarity ${similarity(verdict.similarity)}, `
+    + `${similarity(verdict.searched_similarity)} without it)`;
 }
 
 // Usable speech against the minimum to train and the recommended amount, as one gauge.
@@ -190,14 +194,16 @@ export function renderLikeness(container, report, voices) {
         scaleMark(where(floor), "floor"), scaleMark(1, "ceiling")),
       el("span", { class: "likeness-value num", text: isNum(gap) ? percent(gap) : "—" }));
   });
-  // The style search's closest match before the bespoke decoder, on the same scale: what the decoder changed.
-  const searched = report.style_search_match;
-  if (searched && isNum(searched.similarity)) {
-    const gap = isNum(searched.gap_closed) ? searched.gap_closed : (searched.similarity - floor) / (ceiling - floor);
-    rows.push(el("div", { class: "likeness-row reference", dataset: { reference: "style_search_match" } },
-      el("span", { class: "likeness-name muted", text: SEARCHED_NAME }),
+  // The closest match the user did not get (the searched one the bespoke decoder replaced, or the bespoke one
+  // the guard refused), on the same scale: what the decoder changed.
+  const other = referenceVoice(report);
+  if (other && isNum(other.entry.similarity)) {
+    const { key, name, entry } = other;
+    const gap = isNum(entry.gap_closed) ? entry.gap_closed : (entry.similarity - floor) / (ceiling - floor);
+    rows.push(el("div", { class: "likeness-row reference", dataset: { reference: key } },
+      el("span", { class: "likeness-name muted", text: name }),
       el("div", { class: "likeness-track" },
-        meter(where(searched.similarity), `Likeness of ${SEARCHED_NAME}`, `${percent(gap)} of the way from the stock floor to the real speaker`),
+        meter(where(entry.similarity), `Likeness of ${name}`, `${percent(gap)} of the way from the stock floor to the real speaker`),
         scaleMark(where(floor), "floor"), scaleMark(1, "ceiling")),
       el("span", { class: "likeness-value num muted", text: percent(gap) })));
   }
@@ -209,7 +215,16 @@ export function renderLikeness(container, report, voices) {
     ...rows, ...otherMeasures(report, voices));
 }
 
-const SEARCHED_NAME = "Closest match, style search only";
+const REFERENCE_NAMES = {
+  style_search_match: "Closest match, style search only",
+  bespoke_match: "Closest match, trained decoder (not used)",
+};
+
+// {key, name, entry} of the closest match measured beside the voices, if the report has one.
+function referenceVoice(report) {
+  const key = Object.keys(REFERENCE_NAMES).find((k) => report[k]);
+  return key ? { key, name: REFERENCE_NAMES[key], entry: report[key] } : null;
+}
 
 // The bars above are the measure the search optimised (Resemblyzer); these are checks it did not train on.
 const OTHER_MEASURES = [
@@ -228,9 +243,10 @@ function otherMeasures(report, voices) {
   });
   const rows = voices.map((voice, index) => el("tr", { dataset: { voiceId: voice.id } },
     el("th", { scope: "row", text: voice.name }), ...cells(voiceEntry(report, voice, index).likeness || {})));
-  if (report.style_search_match) {
-    rows.push(el("tr", { class: "reference", dataset: { reference: "style_search_match" } },
-      el("th", { scope: "row", class: "muted", text: SEARCHED_NAME }), ...cells(report.style_search_match.likeness || {})));
+  const other = referenceVoice(report);
+  if (other) {
+    rows.push(el("tr", { class: "reference", dataset: { reference: other.key } },
+      el("th", { scope: "row", class: "muted", text: other.name }), ...cells(other.entry.likeness || {})));
   }
   const quality = report.likeness.quality_dnsmos;
   const note = "Measures the search did not optimise, on the same held-out sentences: the share of the gap closed "
