@@ -8,6 +8,7 @@ decoder, and the instant clone (time for one ~20 s clip, and its gap closed on t
 user's transcripts (as a user uploading metadata.csv would); --asr makes English use Whisper instead.
 
 Usage: python bench/bench_fine_tune.py [--speakers allison_en carlo_it] [--minutes M] [--budget default]
+       [--param bespoke_steps=60 ...] (the default budget trains no bespoke decoder: that turns it on)
 Note the machine load in the output: timings on a shared machine are noisy.
 """
 
@@ -78,7 +79,8 @@ def clone_figures(workdir: Path, language: str, report: dict) -> dict:
     }
 
 
-def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, asr: bool, keep: Path | None) -> dict:
+def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, asr: bool, keep: Path | None,
+                  overrides: dict[str, int]) -> dict:
     from voicesmith.engine.fine_tune import FineTuneRequest, run_fine_tune
 
     files, language, seconds = corpus_files(root, speaker, minutes)
@@ -100,7 +102,7 @@ def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, 
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     request = FineTuneRequest(files=files, language=language, name=speaker.split("_")[0].title(),
-                              params={"budget": budget})
+                              params={"budget": budget, **overrides})
     result = run_fine_tune(request, progress, lambda: False, workdir)
     total = time.perf_counter() - t0
     stages[last["stage"]] = stages.get(last["stage"], 0.0) + time.perf_counter() - last["t"]
@@ -112,6 +114,7 @@ def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, 
         "audio_minutes": round(seconds / 60, 2),
         "files": len(files),
         "budget": budget,
+        "budget_overrides": overrides,
         "transcripts": "asr" if asr and language == "en" else "user",
         "wall_seconds": round(total, 1),
         "stage_seconds": {k: round(v, 1) for k, v in stages.items()},
@@ -130,8 +133,10 @@ def bench_speaker(root: Path, speaker: str, minutes: float | None, budget: str, 
                                              "rate_phones_per_s", "likeness")},
                     "timbre": v.get("details", {}).get("timbre"),
                     "bespoke": v.get("details", {}).get("bespoke")} for v in report["voices"]],
-        # The style search's closest match before its bespoke decoder, on the same measures (null: not replaced).
+        # The closest match the user did not get, on the same measures: the searched one the bespoke decoder
+        # replaced, or the bespoke one the guard refused (both null without a bespoke stage).
         "style_search_match": report.get("style_search_match"),
+        "bespoke_match": report.get("bespoke_match"),
         "bespoke": {k: v for k, v in (report.get("bespoke") or {}).items() if k not in ("what", "optimised")},
         "artifact_bytes": {v.key: len(v.artifact.to_bytes()) for v in result.voices},
         "speaker_f0_hz": report["speaker"]["f0_median_hz"],
@@ -151,12 +156,16 @@ def main() -> None:
     ap.add_argument("--budget", default="default")
     ap.add_argument("--asr", action="store_true", help="English: transcribe with Whisper instead of the manifest text")
     ap.add_argument("--keep", type=Path, default=None, help="keep workdirs here (a re-run resumes from them)")
+    ap.add_argument("--param", action="append", default=[], metavar="FIELD=N",
+                    help="override a budget field, e.g. --param bespoke_steps=60 (repeatable)")
     args = ap.parse_args()
+    overrides = {k: int(v) for k, v in (p.split("=", 1) for p in args.param)}
     root = Path(os.environ.get("VOICESMITH_SPEECH_DATA") or REPO / ".cache" / "speech")
     if not (root / "manifest.tsv").is_file():
         sys.exit(f"no speech corpus at {root}")
     for speaker in args.speakers:
-        print(json.dumps(bench_speaker(root, speaker, args.minutes, args.budget, args.asr, args.keep)), flush=True)
+        print(json.dumps(bench_speaker(root, speaker, args.minutes, args.budget, args.asr, args.keep, overrides)),
+              flush=True)
 
 
 if __name__ == "__main__":
