@@ -193,9 +193,9 @@ def watch_fine_tune(client: VoicesmithClient, fine_tune_id: str, console: Consol
         )
         if answer == "c":
             client.delete_fine_tune(fine_tune_id)
-            raise CancelledByUser(fine_tune_id) from None
+            raise CancelledByUser(fine_tune_id)
         if answer == "d":
-            raise Detached(fine_tune_id) from None
+            raise Detached(fine_tune_id)
 
 
 @contextmanager

@@ -410,8 +410,8 @@ def _bespoke_stage(
             data.pool, budget.timbre_sentences), data.profile, renderer, match.artifact.timbre, should_cancel)
         chosen_filter = {"filter": None if array is None else array.tolist(), "details": details}
         save_json(path, chosen_filter)
-    trained = replace(trained, filter=None if chosen_filter["filter"] is None else np.asarray(chosen_filter["filter"],
-                                                                                            np.float32),
+    flt = chosen_filter["filter"]
+    trained = replace(trained, filter=None if flt is None else np.asarray(flt, np.float32),
                       details={**trained.details, **chosen_filter["details"]})
     sentences = guard.sentences
     chosen = bespoke.choose(voices, trained, guard,
@@ -466,7 +466,7 @@ def _evaluate_stage(
         report["bespoke"] = {
             "what": "low-rank adapters of Kokoro's decoder and the timbre half of the style, trained from the "
                     "closest match on the training recordings (teacher forced); each voice uses them only where "
-                    "the intelligibility guard accepts it",
+                    "it is as intelligible and as like the speaker as the searched voice (engine/bespoke.py: choose)",
             "optimised": "multi-resolution STFT reconstruction of training recordings (none of the report's measures)",
             "used_by": [v.key for v in voices if v.details.get("bespoke", {}).get("used")],
             **trained.details,
