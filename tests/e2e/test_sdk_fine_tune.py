@@ -4,7 +4,8 @@ embedded worker: dataset -> upload two minutes of a real speaker (allison_en) ->
 
 The tiny budget is a voicesmith field the SDK passes through `extra_body`; everything else is the SDK's own
 calls. The report's numbers are computed by the worker on held-out utterances; they are asserted here, not
-just printed.
+just printed. The flow itself runs in a background thread from the start of the session
+(tests/e2e/sdk_fine_tune_flow.py), so its training overlaps the tests before this module.
 """
 
 from __future__ import annotations
