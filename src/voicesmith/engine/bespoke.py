@@ -2,14 +2,14 @@
 
 The style search can only move Kokoro's 256 style values; this stage trains low-rank adapters of the decoder and
 the timbre half of the style on the speaker's training recordings (engine/adapter.py, teacher forced through
-engine/teacher.py), starting from the searched closest match. Every voice of the fine-tune then speaks through the
-adapted decoder, each keeping its own prosody, pitch and pace, and the style search's voices stay the fallback:
-a bespoke voice that Whisper understands worse than the search's voice allowed (`adapt.allowed_error`) is not used.
+engine/teacher.py), starting from the searched closest match. Each voice of the fine-tune may then speak through the
+adapted decoder, keeping its own prosody, pitch and pace; the style search's voices stay the fallback: a bespoke
+voice is used only where it is about as intelligible and as like the speaker as its searched voice (`choose`).
 
 What it trains on and what it is checked on are kept apart:
 - training: `clips` short recordings of the training pool;
 - early stopping: `held` other recordings of the pool (the training objective, on recordings it did not fit);
-- the guard: the pool's guard sentences, free running (Whisper, never a training objective);
+- the guard: the pool's guard sentences, free running (Whisper and Resemblyzer, neither in the training's loss);
 - the report (engine/evaluate.py): the held-out split, which no stage of the fine-tune trains on.
 
 Everything is resumable from the workdir: the teacher examples, the training checkpoint and the final adapter.
@@ -165,7 +165,6 @@ def _examples(pool: Sequence[Recording], start: VoiceArtifact, folder: Path, thr
 
     from voicesmith.engine import teacher
     from voicesmith.engine.kokoro import graph, weights
-    from voicesmith.engine.teacher import Example
     from voicesmith.engine.rendering import Cancelled
     from voicesmith.engine.transcribe import get_transcriber
 
@@ -176,7 +175,7 @@ def _examples(pool: Sequence[Recording], start: VoiceArtifact, folder: Path, thr
         path = folder / f"example-{k}.npz"
         try:
             with np.load(path) as saved:
-                out.append(Example(saved["asr"], saved["f0"], saved["energy"], saved["audio"]))
+                out.append(teacher.Example(saved["asr"], saved["f0"], saved["energy"], saved["audio"]))
             continue
         except (OSError, ValueError, KeyError):
             pass  # not made yet (or cut short by a kill): make it
