@@ -112,6 +112,7 @@ def test_training_lowers_the_held_out_loss_on_a_real_speaker(speech_data):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 48 Whisper-aligned examples and 60 steps: over the suite's 300 s default
 def test_two_minutes_of_a_real_speaker_train_an_adapter_that_generalises(speech_data, fresh_decoder):
     examples = teacher_examples(speech_data, "allison_en", 48, max_s=4.0)
     timbre = weights.voice_packs()[START_PACK][20, :128]
