@@ -187,14 +187,10 @@ def _examples(pool: Sequence[Recording], start: VoiceArtifact, folder: Path, thr
                                       get_transcriber(threads))
         tokens = [vocab[c] for c in rec.phonemes if c in vocab]
         example = front.example(tokens, start.style_for(len(tokens)), rec.load(), rec.rate)
-        atomic_write(path, lambda tmp: _write_example(tmp, example))
+        atomic_write(path, lambda tmp: _write_arrays(tmp, {"asr": example.asr, "f0": example.f0,
+                                                           "energy": example.energy, "audio": example.audio}))
         out.append(example)
     return out
-
-
-def _write_example(path: Path, example: Example) -> None:
-    with open(path, "wb") as fh:
-        np.savez(fh, asr=example.asr, f0=example.f0, energy=example.energy, audio=example.audio)
 
 
 def _save(folder: Path, result: Bespoke) -> None:

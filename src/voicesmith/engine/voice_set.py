@@ -287,12 +287,17 @@ def similarity(voice: VoiceArtifact, sentences: Sequence[Sentence], target: Spea
                should_cancel: Callable[[], bool] | None = None) -> float:
     """Mean speaker similarity (Resemblyzer) to the target's centroid of the voice's clips of `sentences`, heard
     through its timbre filter at the dataset's bandwidth."""
-    from voicesmith.engine import speaker
-
     jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
     clips = renderer.speak_many(jobs, should_cancel=should_cancel)
     sr, source = renderer.sample_rate, target.source_rate
-    emb = speaker.embed_many([to_band(voice.filter(c, sr), sr, source) for c in clips], comparison_rate(source))
+    return _centroid_similarity([to_band(voice.filter(c, sr), sr, source) for c in clips], target)
+
+
+def _centroid_similarity(heard: Sequence[np.ndarray], target: SpeakerProfile) -> float:
+    """Mean Resemblyzer cosine of clips (at the comparison rate) to the target's centroid; -1 if none embeds."""
+    from voicesmith.engine import speaker
+
+    emb = speaker.embed_many(heard, comparison_rate(target.source_rate))
     ok = np.isfinite(emb).all(axis=1)
     return float(np.mean(emb[ok] @ target.centroid)) if ok.any() else -1.0
 
@@ -308,8 +313,6 @@ def choose_timbre(
     spectrum is not always closer. Measured on allison_en's held-out utterances, a filter fitted to an
     unsearched voice raised similarity (0.735 -> 0.782), but one refitted after a search that had
     already been scored through a filter lowered it (0.822 -> 0.805)."""
-    from voicesmith.engine import speaker
-
     jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
     clips = renderer.speak_many(jobs, should_cancel=should_cancel)
     sr, source = renderer.sample_rate, target.source_rate
@@ -323,8 +326,6 @@ def choose_timbre(
     for name, array in options.items():
         flt = None if array is None else TimbreFilter.from_array(array)
         heard = band if flt is None else [to_band(flt.apply(c, sr), sr, source) for c in clips]
-        emb = speaker.embed_many(heard, rate)
-        ok = np.isfinite(emb).all(axis=1)
-        scores[name] = float(np.mean(emb[ok] @ target.centroid)) if ok.any() else -1.0
+        scores[name] = _centroid_similarity(heard, target)
     best = max(scores, key=lambda k: scores[k])
     return options[best], {"timbre": best, "timbre_similarity": {k: round(v, 4) for k, v in scores.items()}}
