@@ -7,20 +7,23 @@ through the PyTorch decoder:
 
 - `start`: the stock voice training starts from (`--start`), unchanged;
 - `timbre`: only the timbre half of its style trained (no adapters), the same steps;
-- `adapter`: low-rank adapters on the decoder and the timbre, trained together.
+- `adapter`: low-rank adapters on the decoder and the timbre, trained together on the reconstruction loss;
+- `adapter+speaker<W>`: the same with the speaker term (engine/speaker_loss.py) at weight W in the objective, as
+  the fine-tune's bespoke stage trains (`--speaker-weight`, default 0 and the stage's weight: both, side by side).
 
 Each voice also speaks the held-out sentences teacher forced (`teacher_forced`: on the held-out recordings' own
 alignment, F0 and energy, as training sees its inputs), which separates what the adapter learnt from how it fares
 on the inputs Kokoro predicts.
 
 Measures, each marked by what the training saw:
-- `held_out_loss`: teacher-forced reconstruction loss on the held-out recordings: the training objective,
-  on recordings it never trained on;
-- Resemblyzer similarity to the training centroid, the likeness distances (MFCC Fréchet, LTAS, F0
-  distribution), DNSMOS, WER: never used by this training. Gap fractions use the best stock voice as the
+- `held_out_loss`: teacher-forced reconstruction loss on the held-out recordings: the training objective (all of
+  it for `adapter`, its main term for `adapter+speaker<W>`), on recordings it never trained on;
+- Resemblyzer similarity to the training centroid: never used by `adapter`'s training, but in the objective of
+  `adapter+speaker<W>` (on the training recordings, teacher forced);
+- the likeness distances (MFCC Fréchet, LTAS, F0 distribution), DNSMOS, WER: never used by any training here. Gap fractions use the best stock voice as the
   floor and the real speaker as the ceiling, as the fine-tune's report does.
 
-Usage: python bench/bench_adapter.py [--speaker allison_en] [--minutes 2] [--steps 60]
+Usage: python bench/bench_adapter.py [--speaker allison_en] [--minutes 2] [--steps 60] [--speaker-weight 0 3]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, held_count: int, f0_mode: str,
-        quick: bool, scope_patterns: tuple[str, ...]) -> dict:
+        quick: bool, scope_patterns: tuple[str, ...], speaker_weights: tuple[float, ...]) -> dict:
     import onnx
     import onnxruntime as ort
     import torch
@@ -49,6 +52,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
 
     scope_patterns = scope_patterns or SCOPE
     from voicesmith.engine import adapter, likeness, speaker as spk, split, style_space, teacher
+    from voicesmith.engine.speaker_loss import SpeakerLoss
     from voicesmith.engine.audio import load_audio
     from voicesmith.engine.evaluate import HeldOutSet, evaluate_clips, evaluate_voice, gap_closed
     from voicesmith.engine.kokoro import decoder as kdecoder, graph, runtime, weights
@@ -133,17 +137,21 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
     band = min(source_rate / 2, teacher.SAMPLE_RATE / 2)
     base = kdecoder.load_decoder(float32)
     voices["start"] = (base, start_timbre, adapter.held_out_loss(base, torch.from_numpy(start_timbre), held_examples, band))
-    for name, scope in ((("timbre", ()),) if not quick else ()) + (("adapter", scope_patterns),):
+    runs = (("timbre", (), 0.0),) if not quick else ()
+    runs += tuple((f"adapter+speaker{w:g}" if w else "adapter", scope_patterns, w) for w in speaker_weights)
+    for name, scope, weight in runs:
         dec = kdecoder.load_decoder(float32)
+        term = adapter.SpeakerTerm(SpeakerLoss(centroid, 24000, band), weight) if weight else None
         t = time.perf_counter()
         result = adapter.train(dec, start_timbre, train_examples, held_examples, band, steps, scope=scope,
-                               patience=steps)  # the whole budget: the curve is the figure
+                               patience=steps, speaker=term)  # the whole budget: the curve is the figure
         train_figures[name] = {
             "train_s": round(time.perf_counter() - t, 1), "best_step": result.best_step,
             "held_out_loss_curve": [(s, round(v, 4)) for s, v in result.held_out_loss],
             "adapter_mb": round(sum(v.nbytes for v in result.state.values()) / 1e6, 2),
         }
-        voices[name] = (dec, result.timbre, result.best_loss)
+        # The reconstruction part alone, so that runs with and without the speaker term compare.
+        voices[name] = (dec, result.timbre, adapter.held_out_loss(dec, torch.from_numpy(result.timbre), held_examples, band))
     figures["training"] = train_figures
     figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -170,7 +178,7 @@ def run(root: Path, speaker: str, minutes: float, steps: int, start_key: str, he
                                "resemblyzer": round(forced.similarity, 4),
                                **{m: round(forced.distances[m], 3) for m in likeness.DISTANCES},
                                "quality_dnsmos": round(forced.quality, 2)},
-            "held_out_loss (trained objective, held-out recordings)": round(loss, 4),
+            "held_out_loss (reconstruction: trained, on held-out recordings)": round(loss, 4),
             "resemblyzer": round(ev.similarity, 4),
             "resemblyzer_gap_closed": round(gap_closed(ev.similarity, sim_floor, held_set.ceiling) or 0.0, 3),
             **{m: {"value": round(ev.distances[m], 3),
@@ -202,13 +210,18 @@ def main() -> None:
                     help="teacher F0: the recording's (0 where unvoiced) or bridged through unvoiced frames")
     ap.add_argument("--quick", action="store_true", help="only the start voice as stock reference, no timbre-only run")
     ap.add_argument("--scope", nargs="+", help="modules to adapt (fnmatch patterns; default engine.adapter.SCOPE)")
+    ap.add_argument("--speaker-weight", nargs="+", type=float, default=None,
+                    help="adapter runs, one per weight of the speaker term (0: none); default 0 and the fine-tune's")
     args = ap.parse_args()
     root = Path(os.environ.get("VOICESMITH_SPEECH_DATA") or REPO / ".cache" / "speech")
     if not (root / "manifest.tsv").is_file():
         sys.exit(f"no speech corpus at {root}")
     sys.path.insert(0, str(REPO))  # tests.engine.adapt_data: the corpus manifest reader
+    from voicesmith.engine.bespoke import SPEAKER_WEIGHT
+
+    weights = tuple(args.speaker_weight) if args.speaker_weight else (0.0, SPEAKER_WEIGHT)
     print(json.dumps(run(root, args.speaker, args.minutes, args.steps, args.start, args.held, args.f0,
-                         args.quick, tuple(args.scope) if args.scope else None)), flush=True)
+                         args.quick, tuple(args.scope) if args.scope else None, weights)), flush=True)
 
 
 if __name__ == "__main__":

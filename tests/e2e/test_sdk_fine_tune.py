@@ -92,6 +92,7 @@ def test_report_shows_the_bespoke_decoder_beside_the_style_search(flow):
     # The tiny budget's token training: it ran, and early stopping scored it on recordings it did not train on.
     assert bespoke["steps_run"] > 0 and bespoke["held_out_loss"][0][0] == 0
     assert bespoke["train_recordings"] > 0 and bespoke["early_stopping_recordings"] > 0
+    assert bespoke["speaker_weight"] > 0  # the report says the speaker encoder was in the objective
     for v in report["voices"]:
         verdict = v["details"]["bespoke"]
         assert verdict["used"] == (v["key"] in bespoke["used_by"])

@@ -7,8 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from tests.engine.adapt_data import START_PACK, corpus_rows
-from voicesmith.engine import bespoke
+from voicesmith.engine import bespoke, speaker
 from voicesmith.engine.audio import load_audio
 from voicesmith.engine.kokoro import weights
 from voicesmith.engine.phonemes import phonemize
@@ -24,10 +26,16 @@ def pool(speech_data: Path) -> list[bespoke.Recording]:
                               int(r["sample_rate"])) for r in rows]
 
 
+def centroid(recordings: list[bespoke.Recording]) -> np.ndarray:
+    """The speaker's Resemblyzer centroid over `recordings` (the speaker term's target)."""
+    return speaker.centroid(speaker.embed_many([r.load() for r in recordings], recordings[0].rate))
+
+
 def main(speech_data: Path, workdir: Path) -> None:
     start = VoiceArtifact(weights.voice_packs()[START_PACK])
-    result = bespoke.train(start, pool(speech_data), 16000, PLAN, workdir,
-                           lambda f, m: print(m, flush=True), lambda: False, threads=2)
+    recordings = pool(speech_data)
+    result = bespoke.train(start, recordings, 16000, PLAN, workdir, lambda f, m: print(m, flush=True),
+                           lambda: False, centroid=centroid(recordings), threads=2)
     print(json.dumps(result.details), flush=True)
 
 

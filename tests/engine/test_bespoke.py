@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from tests.engine.adapt_data import START_PACK
-from tests.engine.bespoke_child import PLAN, pool
+from tests.engine.bespoke_child import PLAN, centroid, pool
 from voicesmith.engine import bespoke
+from voicesmith.engine.adapt import PITCH_LIMITS
 from voicesmith.engine.kokoro import weights
 from voicesmith.engine.voice import PROSODY, TIMBRE, VoiceArtifact
 from voicesmith.engine.voice_set import BuiltVoice
@@ -57,6 +58,15 @@ def test_a_bespoke_voice_keeps_the_searched_prosody_pitch_and_pace_and_takes_the
     assert searched.adapter is None and searched.timbre is not None  # the searched voice is left as it was
     own = np.array([[1000.0, 3000.0], [0.5, 0.5]], np.float32)
     assert np.array_equal(bespoke.Bespoke(trained.adapter, trained.timbre, filter=own).voice(searched).timbre, own)
+    # The pitch correction scales the searched voice's pitch scale, within the engine's limits.
+    assert bespoke.Bespoke(trained.adapter, trained.timbre, pitch_ratio=1.06).voice(searched).pitch_scale == pytest.approx(0.848)
+    assert bespoke.Bespoke(trained.adapter, trained.timbre, pitch_ratio=9.0).voice(searched).pitch_scale == PITCH_LIMITS[1]
+
+
+def test_the_pitch_ratio_puts_the_bespoke_voice_on_the_speakers_median_f0() -> None:
+    assert bespoke.pitch_ratio(200.0, 190.0) == pytest.approx(200 / 190)
+    assert bespoke.pitch_ratio(float("nan"), 190.0) == 1.0 and bespoke.pitch_ratio(200.0, float("nan")) == 1.0
+    assert bespoke.pitch_ratio(200.0, 0.0) == 1.0
 
 
 class FakeGuard:
@@ -76,9 +86,11 @@ class FakeGuard:
 
 def test_each_voice_uses_the_bespoke_decoder_only_where_it_is_as_intelligible_and_as_like_the_speaker(tmp_path) -> None:
     pack = weights.voice_packs()[START_PACK]
-    voices = [BuiltVoice(key, key, f"{key}: searched.", VoiceArtifact(pack, pitch_scale=p), {"guard_error": 0.10})
+    voices = [BuiltVoice(key, key, f"{key}: searched.", VoiceArtifact(pack, pitch_scale=p),
+                         {"guard_error": 0.10, "timbre": "searched"})
               for key, p in (("match", 1.0), ("clear", 0.9), ("style_a", 0.8), ("style_b", 0.7), ("extra", 0.6))]
-    trained = bespoke.Bespoke({"generator.m": np.ones((4, 3), np.float32)}, np.zeros(128, np.float32))
+    trained = bespoke.Bespoke({"generator.m": np.ones((4, 3), np.float32)}, np.zeros(128, np.float32),
+                              {"timbre": "none", "timbre_similarity": {"none": 0.8}})
     # Within the WER slack, exactly at it, worse than it, better than the searched voice, and clear but less alike.
     guard = FakeGuard({1.0: 0.12, 0.9: 0.10 + bespoke.WER_SLACK, 0.8: 0.25, 0.7: 0.0, 0.6: 0.0})
     similar = {1.0: 0.80, 0.9: 0.81, 0.8: 0.90, 0.7: 0.79, 0.6: 0.75}  # the bespoke voices'; the searched: 0.80
@@ -94,6 +106,8 @@ def test_each_voice_uses_the_bespoke_decoder_only_where_it_is_as_intelligible_an
         "similarity": 0.9, "searched_similarity": 0.8, "similarity_allowed": 0.78}
     assert chosen[4].details["bespoke"]["similarity"] < chosen[4].details["bespoke"]["similarity_allowed"]
     assert "decoder trained on your recordings" in chosen[0].description
+    # Each voice's details name the filter it is heard through: the bespoke decoder's, or the searched one's.
+    assert [v.details["timbre"] for v in chosen] == ["none", "none", "searched", "none", "searched"]
     # The verdicts are kept: a resumed fine-tune does not ask Whisper again.
     again = bespoke.choose(voices, trained, guard, likeness, tmp_path, lambda f, m: None, lambda: False)
     assert guard.checks == 5 and [v.artifact.adapter is not None for v in again] == list(used.values())
@@ -136,6 +150,7 @@ def test_a_killed_training_resumes_from_its_checkpoint_without_aligning_again(sp
     assert details["held_out_loss"][0][1] > min(v for _, v in details["held_out_loss"][1:]) - 0.5  # sane scale
     # Another run finds the finished adapter and does nothing.
     said: list[str] = []
-    again = bespoke.train(VoiceArtifact(weights.voice_packs()[START_PACK]), pool(speech_data), 16000, PLAN, tmp_path,
-                          lambda f, m: said.append(m), lambda: False, threads=2)
+    recordings = pool(speech_data)
+    again = bespoke.train(VoiceArtifact(weights.voice_packs()[START_PACK]), recordings, 16000, PLAN, tmp_path,
+                          lambda f, m: said.append(m), lambda: False, centroid=centroid(recordings), threads=2)
     assert said == [] and again.details == details

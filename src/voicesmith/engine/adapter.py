@@ -117,6 +117,14 @@ def reconstruction_loss(audio: torch.Tensor, target: torch.Tensor, band_hz: floa
 # --- training ------------------------------------------------------------------------------------
 
 @dataclass
+class SpeakerTerm:
+    """A speaker-likeness term of the objective: `loss(audio)` (e.g. engine/speaker_loss.py), times `weight`."""
+
+    loss: Callable[[torch.Tensor], torch.Tensor]
+    weight: float
+
+
+@dataclass
 class AdapterRun:
     state: dict[str, np.ndarray]  # the kept adapters (adapter_state)
     timbre: np.ndarray  # [128] the trained timbre half of the style
@@ -138,14 +146,23 @@ def _tensors(example: Example) -> tuple[torch.Tensor, ...]:
             torch.from_numpy(example.energy)[None], torch.from_numpy(example.audio))
 
 
-def held_out_loss(decoder: Decoder, timbre: torch.Tensor, examples: Sequence[Example], band_hz: float) -> float:
-    """Mean reconstruction loss over `examples`, with the same source noise every call."""
+def objective(audio: torch.Tensor, target: torch.Tensor, band_hz: float, speaker: SpeakerTerm | None) -> torch.Tensor:
+    """What training minimises: the reconstruction loss, plus the weighted speaker term where there is one."""
+    loss = reconstruction_loss(audio, target, band_hz)
+    if speaker is not None:
+        loss = loss + speaker.weight * speaker.loss(audio)
+    return loss
+
+
+def held_out_loss(decoder: Decoder, timbre: torch.Tensor, examples: Sequence[Example], band_hz: float,
+                  speaker: SpeakerTerm | None = None) -> float:
+    """Mean training objective over `examples`, with the same source noise every call."""
     losses = []
     with torch.no_grad():
         for i, example in enumerate(examples):
             asr, f0, energy, target = _tensors(example)
             audio = decoder(asr, f0, energy, timbre[None], generator=torch.Generator().manual_seed(i))
-            losses.append(float(reconstruction_loss(audio, target, band_hz)))
+            losses.append(float(objective(audio, target, band_hz, speaker)))
     return float(np.mean(losses))
 
 
@@ -177,6 +194,7 @@ def train(
     progress: Callable[[float, str], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     checkpoint: Path | None = None,
+    speaker: SpeakerTerm | None = None,
 ) -> AdapterRun:
     """Train adapters and the timbre on `train_set` (one recording a step); keep the best on `held_out`.
 
@@ -184,7 +202,7 @@ def train(
     decoder is left with its adapters attached and holding the kept state. `should_cancel` is polled
     every step (raises `Cancelled`). With `checkpoint`, the whole training state is saved there at every
     evaluation, and a run that finds one there continues from it: a killed worker loses at most
-    `eval_every` steps.
+    `eval_every` steps. With `speaker`, its term joins the objective, in training and early stopping alike.
     """
     updates = attach(decoder, rank, seed, scope)
     norms = {name: float(torch.linalg.norm(parametrize_original(decoder, name))) for name in updates}
@@ -200,21 +218,21 @@ def train(
         run, stale = saved
     else:
         run, stale = AdapterRun(adapter_state(updates), style.detach().numpy().copy()), 0
-        run.held_out_loss.append((0, held_out_loss(decoder, style, held_out, band_hz)))
+        run.held_out_loss.append((0, held_out_loss(decoder, style, held_out, band_hz, speaker)))
     for step in range(run.steps_run + 1, steps + 1):
         if stale >= patience:
             break
         if should_cancel and should_cancel():
             raise Cancelled()
         asr, f0, energy, target = _tensors(order.choice(train_set))
-        loss = reconstruction_loss(decoder(asr, f0, energy, style[None], generator=noise), target, band_hz)
+        loss = objective(decoder(asr, f0, energy, style[None], generator=noise), target, band_hz, speaker)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         _bound(updates, norms)
         run.steps_run = step
         if step % eval_every == 0 or step == steps:
-            score = held_out_loss(decoder, style, held_out, band_hz)
+            score = held_out_loss(decoder, style, held_out, band_hz, speaker)
             run.held_out_loss.append((step, score))
             if score < min(s for _, s in run.held_out_loss[:-1]):
                 run.state, run.timbre, run.best_step, stale = adapter_state(updates), style.detach().numpy().copy(), step, 0

@@ -9,7 +9,8 @@ voice is used only where it is about as intelligible and as like the speaker as 
 What it trains on and what it is checked on are kept apart:
 - training: `clips` short recordings of the training pool;
 - early stopping: `held` other recordings of the pool (the training objective, on recordings it did not fit);
-- the guard: the pool's guard sentences, free running (Whisper and Resemblyzer, neither in the training's loss);
+- the guard: the pool's guard sentences, free running: Whisper, which training never sees, and Resemblyzer, which it
+  does (the speaker term of its objective, on the training recordings teacher forced);
 - the report (engine/evaluate.py): the held-out split, which no stage of the fine-tune trains on.
 
 Everything is resumable from the workdir: the teacher examples, the training checkpoint and the final adapter.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voicesmith.engine.adapt import PITCH_LIMITS
 from voicesmith.engine.checkpoints import atomic_write, load_json, save_json
 from voicesmith.engine.voice import TIMBRE, VoiceArtifact
 
@@ -34,6 +36,10 @@ if TYPE_CHECKING:  # torch and the aligner load only when a fine-tune trains
     from voicesmith.engine.voice_set import BuiltVoice
 
 EVAL_EVERY = 10  # steps between held-out evaluations (and checkpoints) of a full-size run
+# The speaker term's weight in the training objective (engine/speaker_loss.py). At the start of training the
+# reconstruction loss's gradient on the adapters and timbre was 2.1-4.0 times the speaker term's (6 allison_en
+# clips, stock jf_alpha): this weight gives the two about equal pull.
+SPEAKER_WEIGHT = 3.0
 
 
 @dataclass
@@ -70,13 +76,27 @@ class Bespoke:
     # The timbre filter (engine/timbre.py) every bespoke voice is heard through, chosen after training: the searched
     # voices' filters were fitted to the stock decoder's spectrum, which the adapter changes.
     filter: np.ndarray | None = None
+    # The adapted decoder renders the same F0 curve at another pitch (session 11, held out: allison_en 1 semitone
+    # lower than its searched voice, carlo_it 0.5 higher); every bespoke voice's pitch scale is multiplied by this
+    # (`pitch_ratio`), which puts the closest match on the speaker's median F0.
+    pitch_ratio: float = 1.0
 
     def voice(self, searched: VoiceArtifact) -> VoiceArtifact:
         """`searched` speaking through this decoder and filter: its own prosody, pitch and pace; the trained timbre."""
         style = searched.style.copy()
         style[:, TIMBRE] = self.timbre
+        pitch = float(np.clip(searched.pitch_scale * self.pitch_ratio, *PITCH_LIMITS))
         return replace(searched, style=style, timbre=None if self.filter is None else self.filter.copy(),
-                       adapter=dict(self.adapter))
+                       adapter=dict(self.adapter), pitch_scale=pitch)
+
+
+def pitch_ratio(speaker_hz: float, bespoke_hz: float) -> float:
+    """The `Bespoke.pitch_ratio` that puts a voice measured at `bespoke_hz` (median F0) on the speaker's `speaker_hz`
+    (the training recordings'), as the search's start point is calibrated; 1 where either is unmeasured. The four
+    voices share the ratio, so the delivery voices keep their own pitch relative to the closest match."""
+    if not (np.isfinite(speaker_hz) and np.isfinite(bespoke_hz) and speaker_hz > 0 and bespoke_hz > 0):
+        return 1.0
+    return float(speaker_hz / bespoke_hz)
 
 
 def recordings(pool: Sequence[Sentence], utterances: Sequence, pool_index: Sequence[int]) -> list[Recording]:
@@ -103,10 +123,15 @@ def train(
     progress: Callable[[float, str], None],
     should_cancel: Callable[[], bool],
     *,
+    centroid: np.ndarray,
     threads: int,
     seed: int = 0,
 ) -> Bespoke:
     """Train the adapter from `start` (the searched closest match), or return the one `workdir` already holds.
+
+    The objective is the reconstruction loss plus `SPEAKER_WEIGHT` times the speaker encoder's distance to
+    `centroid` (the speaker's, from the training recordings): without it the adapter gave up much of the likeness
+    the search had found (docs/benchmarks.md, session 10).
 
     `threads`: torch's for the training. Give the same count to a resumed run (e.g. the machine's cores, not a
     load-dependent figure) and it ends with the adapter an uninterrupted run would have."""
@@ -115,6 +140,7 @@ def train(
 
     from voicesmith.engine import adapter as adapters
     from voicesmith.engine.kokoro import decoder as kdecoder, graph
+    from voicesmith.engine.speaker_loss import SpeakerLoss
     from voicesmith.engine.teacher import SAMPLE_RATE
 
     folder = workdir / "bespoke"
@@ -136,10 +162,11 @@ def train(
         dec = kdecoder.load_decoder(onnx.load(str(graph.build_variant("float32"))))
         timbre = start.style[len(start.style) // 2, TIMBRE]
         band = min(source_rate / 2, SAMPLE_RATE / 2)  # a 16 kHz dataset says nothing above 8 kHz
+        speaker = adapters.SpeakerTerm(SpeakerLoss(centroid, SAMPLE_RATE, band), SPEAKER_WEIGHT)
         run = adapters.train(
             dec, timbre, examples[: len(train_rec)], examples[len(train_rec):], band, plan.steps,
             eval_every=plan.eval_every, seed=seed, should_cancel=should_cancel, checkpoint=folder / "training.pt",
-            progress=lambda f, m: progress(0.4 + 0.6 * f, m),
+            progress=lambda f, m: progress(0.4 + 0.6 * f, m), speaker=speaker,
         )
     finally:
         torch.set_num_threads(previous)
@@ -147,9 +174,11 @@ def train(
         "train_recordings": len(train_rec), "early_stopping_recordings": len(held_rec),
         "steps_run": run.steps_run, "best_step": run.best_step,
         "held_out_loss": [[s, round(v, 4)] for s, v in run.held_out_loss],
-        "held_out_loss_what": "the training objective (multi-resolution STFT loss) on pool recordings it did not "
-                              "train on; it shows the training generalised, not that the voice sounds like the "
-                              "speaker (the report measures that)",
+        "held_out_loss_what": "the training objective (multi-resolution STFT loss plus the weighted speaker-encoder "
+                              "distance) on pool recordings it did not train on; it shows the training generalised, "
+                              "not that the voice sounds like the speaker (the report measures that, and Resemblyzer "
+                              "is in this objective)",
+        "speaker_weight": SPEAKER_WEIGHT,
         "adapter_mb": round(sum(v.nbytes for v in run.state.values()) / 1e6, 2),
         "seconds": {"examples": round(prepared_s, 1), "training": round(time.monotonic() - t0 - prepared_s, 1)},
     })
@@ -250,7 +279,9 @@ def choose(voices: Sequence[BuiltVoice], bespoke: Bespoke, guard: Intelligibilit
             save_json(path, verdicts)
         verdict = verdicts[v.key]
         if verdict["used"]:
-            out.append(replace(v, artifact=candidate, details={**v.details, "bespoke": verdict},
+            # Heard through the bespoke decoder's filter now, not the one the search chose for the stock decoder.
+            heard = {k: bespoke.details[k] for k in ("timbre", "timbre_similarity") if k in bespoke.details}
+            out.append(replace(v, artifact=candidate, details={**v.details, **heard, "bespoke": verdict},
                                description=f"{v.description} Spoken through a decoder trained on your recordings."))
         else:
             out.append(replace(v, details={**v.details, "bespoke": verdict}))

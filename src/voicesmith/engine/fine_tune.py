@@ -15,6 +15,7 @@ Checkpoints: every file a stage leaves is written atomically (checkpoints.py).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -399,15 +400,26 @@ def _bespoke_stage(
         return voices, None
     match = next(v for v in voices if v.key == "match")
     pool = bespoke.recordings(data.pool, data.train, data.pool_index)
-    trained = bespoke.train(match.artifact, pool, data.source_rate, plan, workdir,
-                            lambda f, m: say(0.8 * f, m), should_cancel, threads=usable_cores(), seed=seed)
+    trained = bespoke.train(match.artifact, pool, data.source_rate, plan, workdir, lambda f, m: say(0.8 * f, m),
+                            should_cancel, centroid=data.profile.centroid, threads=usable_cores(), seed=seed)
+    listen = speaker_data.evenly(data.pool, budget.timbre_sentences)
+    # The closest match put on the speaker's median F0 (the decoder moved it), the others by the same ratio.
+    path = workdir / "bespoke" / "pitch.json"
+    pitch = load_json(path)
+    if pitch is None:
+        say(0.8, "setting the bespoke voices' pitch")
+        bespoke_hz = voice_set.median_f0(trained.voice(match.artifact), listen, data.profile, renderer, should_cancel)
+        pitch = {"pitch_ratio": round(bespoke.pitch_ratio(data.profile.f0_median_hz, bespoke_hz), 4),
+                 "speaker_f0_hz": _finite(data.profile.f0_median_hz), "bespoke_f0_hz_before": _finite(bespoke_hz)}
+        save_json(path, pitch)
+    trained = replace(trained, pitch_ratio=pitch["pitch_ratio"], details={**trained.details, "pitch": pitch})
     # One filter for the four voices: they share the decoder and its timbre, and differ in delivery.
     path = workdir / "bespoke" / "filter.json"
     chosen_filter = load_json(path)
     if chosen_filter is None:
-        say(0.8, "choosing the timbre filter of the bespoke voices")
-        array, details = voice_set.choose_timbre(trained.voice(match.artifact), speaker_data.evenly(
-            data.pool, budget.timbre_sentences), data.profile, renderer, match.artifact.timbre, should_cancel)
+        say(0.82, "choosing the timbre filter of the bespoke voices")
+        array, details = voice_set.choose_timbre(trained.voice(match.artifact), listen, data.profile, renderer,
+                                                 match.artifact.timbre, should_cancel)
         chosen_filter = {"filter": None if array is None else array.tolist(), "details": details}
         save_json(path, chosen_filter)
     flt = chosen_filter["filter"]
@@ -418,6 +430,10 @@ def _bespoke_stage(
                             lambda voice: voice_set.similarity(voice, sentences, data.profile, renderer, should_cancel),
                             workdir, lambda f, m: say(0.85 + 0.15 * f, m), should_cancel)
     return chosen, trained
+
+
+def _finite(hz: float) -> float | None:
+    return round(hz, 1) if math.isfinite(hz) else None
 
 
 def _evaluate_stage(

@@ -40,6 +40,7 @@ from voicesmith.engine.adapt import (
     recorded_ltas,
     score_candidates,
 )
+from voicesmith.engine.audio import f0_stats
 from voicesmith.engine.rendering import Renderer
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import PROSODY, VoiceArtifact
@@ -283,14 +284,28 @@ def variant_task(
     )
 
 
+def _speak(voice: VoiceArtifact, sentences: Sequence[Sentence], renderer: Renderer,
+           should_cancel: Callable[[], bool] | None) -> list[np.ndarray]:
+    jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
+    return renderer.speak_many(jobs, should_cancel=should_cancel)
+
+
 def similarity(voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,
                should_cancel: Callable[[], bool] | None = None) -> float:
     """Mean speaker similarity (Resemblyzer) to the target's centroid of the voice's clips of `sentences`, heard
     through its timbre filter at the dataset's bandwidth."""
-    jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
-    clips = renderer.speak_many(jobs, should_cancel=should_cancel)
+    clips = _speak(voice, sentences, renderer, should_cancel)
     sr, source = renderer.sample_rate, target.source_rate
     return _centroid_similarity([to_band(voice.filter(c, sr), sr, source) for c in clips], target)
+
+
+def median_f0(voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,
+              should_cancel: Callable[[], bool] | None = None) -> float:
+    """Median F0 (Hz) of the voice's clips of `sentences` at the dataset's bandwidth, as the search measures it;
+    NaN where too few frames are voiced."""
+    clips = _speak(voice, sentences, renderer, should_cancel)
+    sr, source = renderer.sample_rate, target.source_rate
+    return f0_stats(np.concatenate([to_band(c, sr, source) for c in clips]), comparison_rate(source))[0]
 
 
 def _centroid_similarity(heard: Sequence[np.ndarray], target: SpeakerProfile) -> float:
@@ -313,8 +328,7 @@ def choose_timbre(
     spectrum is not always closer. Measured on allison_en's held-out utterances, a filter fitted to an
     unsearched voice raised similarity (0.735 -> 0.782), but one refitted after a search that had
     already been scored through a filter lowered it (0.822 -> 0.805)."""
-    jobs = [(voice.style, s.phonemes, voice.speed, voice.pitch_scale, voice.adapter) for s in sentences]
-    clips = renderer.speak_many(jobs, should_cancel=should_cancel)
+    clips = _speak(voice, sentences, renderer, should_cancel)
     sr, source = renderer.sample_rate, target.source_rate
     rate = comparison_rate(source)
     band = [to_band(c, sr, source) for c in clips]
