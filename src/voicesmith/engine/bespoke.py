@@ -247,8 +247,8 @@ def _load(folder: Path) -> Bespoke | None:
 # twenty): the guard hears a few sentences, so a stricter bound would turn on one word's noise.
 WER_SLACK = 0.05
 # ...and sound at most this much less like the speaker to the speaker encoder on the same sentences (the spread of
-# Resemblyzer's mean over a few clips). The search optimised that encoder on pool sentences, so the check favours
-# the searched voice: a bespoke voice is used where it keeps what the search won, not where it only changes it.
+# Resemblyzer's mean over a few clips). The search and the speaker term both optimise that encoder, so this only
+# says a bespoke voice kept what the search won; it is no independent evidence of likeness (the report has that).
 SIMILARITY_SLACK = 0.02
 
 
