@@ -20,8 +20,9 @@ Measures, each marked by what the training saw:
   it for `adapter`, its main term for `adapter+speaker<W>`), on recordings it never trained on;
 - Resemblyzer similarity to the training centroid: never used by `adapter`'s training, but in the objective of
   `adapter+speaker<W>` (on the training recordings, teacher forced);
-- the likeness distances (MFCC Fréchet, LTAS, F0 distribution), DNSMOS, WER: never used by any training here. Gap fractions use the best stock voice as the
-  floor and the real speaker as the ceiling, as the fine-tune's report does.
+- the likeness distances (MFCC Fréchet, LTAS, F0 distribution), DNSMOS, WER: never used by any training here.
+  Gap fractions use the best stock voice as the floor and the real speaker as the ceiling, as the fine-tune's
+  report does.
 
 Usage: python bench/bench_adapter.py [--speaker allison_en] [--minutes 2] [--steps 60] [--speaker-weight 0 3]
 """
