@@ -483,7 +483,8 @@ def _evaluate_stage(
             "what": "low-rank adapters of Kokoro's decoder and the timbre half of the style, trained from the "
                     "closest match on the training recordings (teacher forced); each voice uses them only where "
                     "it is as intelligible and as like the speaker as the searched voice (engine/bespoke.py: choose)",
-            "optimised": "multi-resolution STFT reconstruction of training recordings (none of the report's measures)",
+            "optimised": "multi-resolution STFT reconstruction of training recordings plus Resemblyzer similarity to "
+                         "the speaker (the speaker term); of the report's measures, Resemblyzer",
             "used_by": [v.key for v in voices if v.details.get("bespoke", {}).get("used")],
             **trained.details,
         }
