@@ -3,6 +3,7 @@ the faster and falls back to onnxruntime, and onnxruntime and OpenVINO speak ali
 choice logic runs against fake runtimes injected as the picker's loaders; the loaded-runtime tests
 load the real ones."""
 
+import os
 import re
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 from tests.engine.tts_sentences import SENTENCES
 from voicesmith.engine import device, rendering
-from voicesmith.engine.kokoro import runtime
+from voicesmith.engine.kokoro import graph, runtime
 from voicesmith.engine.kokoro.onnx import KokoroOnnx
 from voicesmith.engine.speaker import cosine, embed_many
 from voicesmith.engine.stock import stock_voices
@@ -234,6 +235,22 @@ def test_a_bespoke_voice_runs_its_own_generator_on_either_runtime(monkeypatch, f
     assert len(model._generators) == 2
     model.run(tokens, style, adapter=_generator_factors(0.01))
     assert len(model._generators) == 2  # merged once per adapter
+    # Its file evicted from the disk cache (by another process, say): the next request builds it again.
+    merged = model._generators[graph.adapter_digest(_generator_factors(0.01))]
+    merged.unlink()
+    again = model.run(tokens, style, adapter=_generator_factors(0.01))
+    assert merged.is_file() and np.corrcoef(again.audio, changed.audio)[0, 1] > 0.999
+
+
+def test_merged_generator_files_past_the_bound_are_evicted_least_recently_used_first(tmp_path):
+    files = [tmp_path / f"g{i}.onnx" for i in range(5)]
+    for age, path in enumerate(files):  # g0 the most recently used
+        for f in (path, path.with_name(path.name + ".sha256")):
+            f.write_text("x")
+            os.utime(f, (1e9 - age, 1e9 - age))
+    graph._evict(tmp_path, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        n for i in range(3) for n in (f"g{i}.onnx", f"g{i}.onnx.sha256"))
 
 
 def test_bespoke_generators_loaded_at_once_are_bounded(tmp_path):

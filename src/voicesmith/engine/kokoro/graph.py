@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import os
 import re
 import sys
 from pathlib import Path
@@ -438,16 +439,38 @@ def adapter_digest(factors: dict[str, np.ndarray]) -> str:
     return h.hexdigest()[:20]
 
 
+# Merged generator files kept on disk (79 MB each): past it the least recently used are deleted. A file is
+# rebuilt in ~1 s when its voice speaks again, so this only bounds the disk that deleted or idle voices hold.
+BESPOKE_FILES_KEPT = 8
+
+
 def build_bespoke_generator(factors: dict[str, np.ndarray]) -> Path:
-    """Path of the float32 generator half with `factors` merged in, built and cached on first use (~1 s; 79 MB)."""
+    """Path of the float32 generator half with `factors` merged in, built and cached on first use (~1 s; 79 MB).
+    Each call marks the file used (its modification time), which `BESPOKE_FILES_KEPT` evicts by."""
     source = weights.expected_sha256()[:16]
     out = weights.cache_dir() / "bespoke" / f"kokoro-v1.0.float32.generator.{source}.r{RECIPE_VERSION}." \
                                            f"{adapter_digest(factors)}.onnx"
     if _cached(out):
+        os.utime(out)
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     _store(out, merge_adapter(onnx.load(str(build_variant("float32", "generator"))), factors))
+    _evict(out.parent, BESPOKE_FILES_KEPT)
     return out
+
+
+def _evict(folder: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently used generator files in `folder` (and their stamps). Another process
+    may be deleting too, and a runtime that already compiled a file no longer needs it."""
+    def used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    for path in sorted(folder.glob("*.onnx"), key=used, reverse=True)[keep:]:
+        for gone in (path, path.with_name(path.name + ".sha256")):
+            gone.unlink(missing_ok=True)
 
 
 def variant_path(variant: str, half: str | None = None) -> Path:

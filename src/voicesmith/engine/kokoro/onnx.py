@@ -10,6 +10,7 @@ merged into the weights once (`graph.build_bespoke_generator`).
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,11 @@ class KokoroOnnx:
         digest = graph.adapter_digest(adapter)
         with self._lock:  # one build per voice, even when its first requests arrive together
             path = self._generators.get(digest)
+            if path is not None:
+                try:
+                    os.utime(path)  # used now: the last to be evicted
+                except FileNotFoundError:
+                    path = None  # evicted (graph.BESPOKE_FILES_KEPT, maybe by another process): build it again
             if path is None:
                 path = self._generators[digest] = graph.build_bespoke_generator(adapter)
         return path
