@@ -96,8 +96,13 @@ def test_report_shows_the_bespoke_decoder_beside_the_style_search(flow):
     for v in report["voices"]:
         verdict = v["details"]["bespoke"]
         assert verdict["used"] == (v["key"] in bespoke["used_by"])
-        assert verdict["used"] == (verdict["guard_error"] <= verdict["allowed"]
-                                   and verdict["similarity"] >= verdict["similarity_allowed"])
+        refused = verdict["refused_by"]
+        assert verdict["used"] == (not refused)
+        # The spectral half is the closest match's, shared; the other two are each voice's own.
+        assert ("spectrum" in refused) == (verdict["mfcc_frechet"] > verdict["mfcc_frechet_allowed"])
+        if "spectrum" not in refused:
+            assert ("intelligibility" in refused) == (verdict["guard_error"] > verdict["allowed"])
+            assert ("similarity" in refused) == (verdict["similarity"] < verdict["similarity_allowed"])
     # The closest match the user did not get is measured beside the four, on every measure: the searched one when
     # the bespoke decoder replaced it, else the bespoke one the guard refused.
     beside = "style_search_match" if "match" in bespoke["used_by"] else "bespoke_match"

@@ -19,7 +19,7 @@ from voicesmith.engine import bespoke
 from voicesmith.engine.adapt import PITCH_LIMITS
 from voicesmith.engine.kokoro import weights
 from voicesmith.engine.voice import PROSODY, TIMBRE, VoiceArtifact
-from voicesmith.engine.voice_set import BuiltVoice
+from voicesmith.engine.voice_set import BuiltVoice, Hearing
 
 CHILD = Path(__file__).with_name("bespoke_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -69,48 +69,78 @@ def test_the_pitch_ratio_puts_the_bespoke_voice_on_the_speakers_median_f0() -> N
     assert bespoke.pitch_ratio(200.0, 0.0) == 1.0
 
 
-class FakeGuard:
-    """Whisper's error for a bespoke voice, told apart by its pitch scale."""
+class FakeEars:
+    """What the guard hears of each voice (engine/voice_set.py: hear), told apart by pitch scale and adapter."""
 
-    metric = "wer"
+    searched = Hearing(error=0.10, similarity=0.80)
 
-    def __init__(self, bespoke_error: dict[float, float]) -> None:
-        self.bespoke_error = bespoke_error  # by pitch scale, which tells the voices apart here
-        self.checks = 0
+    def __init__(self, bespoke: dict[float, Hearing]) -> None:
+        self.bespoke = bespoke
+        self.heard = 0
 
-    def check(self, style, speed, pitch_scale, should_cancel=None, adapter=None) -> float:
-        self.checks += 1
-        assert adapter is not None, "the guard hears the bespoke voice"
-        return self.bespoke_error[pitch_scale]
+    def __call__(self, voice: VoiceArtifact) -> Hearing:
+        self.heard += 1
+        return self.bespoke[voice.pitch_scale] if voice.adapter is not None else self.searched
 
 
-def test_each_voice_uses_the_bespoke_decoder_only_where_it_is_as_intelligible_and_as_like_the_speaker(tmp_path) -> None:
+def _voices() -> tuple[list[BuiltVoice], bespoke.Bespoke]:
     pack = weights.voice_packs()[START_PACK]
+    pitches = {"match": 1.0, "clear": 0.9, "style_a": 0.8, "style_b": 0.7, "extra": 0.6}
     voices = [BuiltVoice(key, key, f"{key}: searched.", VoiceArtifact(pack, pitch_scale=p),
-                         {"guard_error": 0.10, "timbre": "searched"})
-              for key, p in (("match", 1.0), ("clear", 0.9), ("style_a", 0.8), ("style_b", 0.7), ("extra", 0.6))]
+                         {"guard_error": 0.10, "timbre": "searched"}) for key, p in pitches.items()]
     trained = bespoke.Bespoke({"generator.m": np.ones((4, 3), np.float32)}, np.zeros(128, np.float32),
                               {"timbre": "none", "timbre_similarity": {"none": 0.8}})
-    # Within the WER slack, exactly at it, worse than it, better than the searched voice, and clear but less alike.
-    guard = FakeGuard({1.0: 0.12, 0.9: 0.10 + bespoke.WER_SLACK, 0.8: 0.25, 0.7: 0.0, 0.6: 0.0})
-    similar = {1.0: 0.80, 0.9: 0.81, 0.8: 0.90, 0.7: 0.79, 0.6: 0.75}  # the bespoke voices'; the searched: 0.80
-    likeness = lambda voice: similar[voice.pitch_scale] if voice.adapter is not None else 0.80  # noqa: E731
+    return voices, trained
+
+
+def test_the_spectral_half_allows_the_closest_match_a_little_further_from_the_recordings() -> None:
+    edge = 20.0 * (1 + bespoke.MFCC_SLACK)
+    assert bespoke.spectrum(15.0, 20.0, 16) == {"mfcc_frechet": 15.0, "searched_mfcc_frechet": 20.0,
+                                                "mfcc_frechet_allowed": round(edge, 4), "mfcc_sentences": 16,
+                                                "passed": True}
+    assert bespoke.spectrum(edge, 20.0, 16)["passed"]
+    assert not bespoke.spectrum(edge + 0.01, 20.0, 16)["passed"]
+
+
+def test_each_voice_uses_the_bespoke_decoder_only_where_no_guard_half_refuses_it(tmp_path) -> None:
+    voices, trained = _voices()
+    ears = FakeEars({
+        1.0: Hearing(0.12, 0.80),  # within the WER slack
+        0.9: Hearing(0.10 + bespoke.WER_SLACK, 0.78),  # exactly at both slacks
+        0.8: Hearing(0.25, 0.90),  # harder to understand
+        0.7: Hearing(0.0, 0.85),  # better on both
+        0.6: Hearing(0.20, 0.75),  # less clear and less alike
+    })
     (tmp_path / "bespoke").mkdir()
-    chosen = bespoke.choose(voices, trained, guard, likeness, tmp_path, lambda f, m: None, lambda: False)
+    spectral = bespoke.spectrum(15.0, 20.0, 16)
+    chosen = bespoke.choose(voices, trained, ears, "wer", spectral, tmp_path, lambda f, m: None)
     used = {v.key: v.artifact.adapter is not None for v in chosen}
     assert used == {"match": True, "clear": True, "style_a": False, "style_b": True, "extra": False}
     fallback = chosen[2]
     assert fallback.artifact is voices[2].artifact and fallback.description == voices[2].description
     assert fallback.details["bespoke"] == {
-        "used": False, "guard_error": 0.25, "searched_guard_error": 0.1, "allowed": 0.15, "measure": "wer",
-        "similarity": 0.9, "searched_similarity": 0.8, "similarity_allowed": 0.78}
-    assert chosen[4].details["bespoke"]["similarity"] < chosen[4].details["bespoke"]["similarity_allowed"]
-    assert "decoder trained on your recordings" in chosen[0].description
+        "used": False, "refused_by": ["intelligibility"], "measure": "wer", "guard_error": 0.25,
+        "searched_guard_error": 0.1, "allowed": 0.15, "similarity": 0.9, "searched_similarity": 0.8,
+        "similarity_allowed": 0.78, "mfcc_frechet": 15.0, "searched_mfcc_frechet": 20.0, "mfcc_frechet_allowed": 22.0}
+    assert chosen[4].details["bespoke"]["refused_by"] == ["intelligibility", "similarity"]
+    assert chosen[0].details["bespoke"]["refused_by"] == [] and "decoder trained on your recordings" in chosen[0].description
     # Each voice's details name the filter it is heard through: the bespoke decoder's, or the searched one's.
     assert [v.details["timbre"] for v in chosen] == ["none", "none", "searched", "none", "searched"]
     # The verdicts are kept: a resumed fine-tune does not ask Whisper again.
-    again = bespoke.choose(voices, trained, guard, likeness, tmp_path, lambda f, m: None, lambda: False)
-    assert guard.checks == 5 and [v.artifact.adapter is not None for v in again] == list(used.values())
+    again = bespoke.choose(voices, trained, ears, "wer", spectral, tmp_path, lambda f, m: None)
+    assert ears.heard == 2 * len(voices) and [v.artifact.adapter is not None for v in again] == list(used.values())
+
+
+def test_a_decoder_further_from_the_recordings_serves_no_voice_whatever_the_other_halves_say(tmp_path) -> None:
+    voices, trained = _voices()
+    ears = FakeEars({p: Hearing(0.0, 0.95) for p in (1.0, 0.9, 0.8, 0.7, 0.6)})  # clearer and more alike
+    (tmp_path / "bespoke").mkdir()
+    chosen = bespoke.choose(voices, trained, ears, "wer", bespoke.spectrum(23.0, 20.0, 16), tmp_path,
+                            lambda f, m: None)
+    assert all(v.artifact is w.artifact for v, w in zip(chosen, voices))
+    assert {v.details["bespoke"]["refused_by"][0] for v in chosen} == {"spectrum"}
+    assert chosen[0].details["bespoke"]["mfcc_frechet"] > chosen[0].details["bespoke"]["mfcc_frechet_allowed"]
+    assert ears.heard == 0  # Whisper and the encoder are not asked: they could not change the verdict
 
 
 def _child(speech_data: Path, workdir: Path) -> subprocess.Popen:

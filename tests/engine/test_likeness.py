@@ -72,6 +72,14 @@ def test_the_speaker_is_closer_to_themself_than_another_speaker_on_every_measure
         assert mine_8k[m] < june[m], (m, mine_8k, june)
 
 
+def test_the_guards_mfcc_distance_is_the_reports_and_needs_speech(allison):
+    held, own = allison
+    found = likeness.distances(likeness.features(own, 16000, quality=False), likeness.features(held, 16000, quality=False))
+    assert likeness.mfcc_frechet(own, held, 16000) == pytest.approx(found["mfcc_frechet"])
+    with pytest.raises(ValueError):
+        likeness.mfcc_frechet([np.zeros(100, np.float32)], held, 16000)
+
+
 def test_dnsmos_scores_clean_speech_above_the_same_speech_in_noise(allison):
     clean = allison[0][:4]
     rng = np.random.default_rng(0)

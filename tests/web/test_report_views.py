@@ -137,18 +137,24 @@ def test_the_style_search_voice_is_shown_beside_the_bespoke_ones_and_each_card_n
                            likeness_ceiling_what="held-out real recordings vs training real recordings",
                            real_features=SimpleNamespace(quality=3.4), train_quality=3.3)
     stock = {"jf_alpha": evaluation(0.7, 20.0)}
-    names = ["Closest match", "Clear"]
+    names = ["Closest match", "Clear", "Brighter"]
     report = evaluate.build_report(held, stock, evaluation(0.75, 18.0), "instant clone",
-                                   [("match", names[0], evaluation(0.86, 8.0)), ("clear", names[1], evaluation(0.8, 12.0))],
+                                   [("match", names[0], evaluation(0.86, 8.0)), ("clear", names[1], evaluation(0.8, 12.0)),
+                                    ("style_a", names[2], evaluation(0.8, 12.0))],
                                    ("style_search_match", "closest match as the style search made it",
                                     evaluation(0.82, 12.0)))
     # As engine/fine_tune.py adds them: the guard's verdict per voice.
-    report["voices"][0]["details"] = {"bespoke": {"used": True, "guard_error": 0.03, "searched_guard_error": 0.02,
-                                                  "allowed": 0.07, "measure": "wer", "similarity": 0.8,
-                                                  "searched_similarity": 0.79, "similarity_allowed": 0.77}}
+    spectral = {"mfcc_frechet": 9.0, "searched_mfcc_frechet": 10.0, "mfcc_frechet_allowed": 11.0}
+    report["voices"][0]["details"] = {"bespoke": {"used": True, "refused_by": [], "guard_error": 0.03,
+                                                  "searched_guard_error": 0.02, "allowed": 0.07, "measure": "wer",
+                                                  "similarity": 0.8, "searched_similarity": 0.79,
+                                                  "similarity_allowed": 0.77, **spectral}}
+    # A report made before `refused_by`: the studio reads the reason from the figures.
     report["voices"][1]["details"] = {"bespoke": {"used": False, "guard_error": 0.02, "searched_guard_error": 0.05,
                                                   "allowed": 0.1, "measure": "wer", "similarity": 0.7,
                                                   "searched_similarity": 0.79, "similarity_allowed": 0.77}}
+    report["voices"][2]["details"] = {"bespoke": {"used": False, "refused_by": ["spectrum"], "measure": "wer",
+                                                  **spectral, "mfcc_frechet": 12.25}}
     voices = [{"id": str(uuid.uuid4()), "name": n, "description": n, "is_owner": True} for n in names]
 
     page.execute_script("location.hash = '#fine-tunes'; document.getElementById('ft-detail').hidden = false")
@@ -161,6 +167,8 @@ def test_the_style_search_voice_is_shown_beside_the_bespoke_ones_and_each_card_n
     cards = page.find_elements(By.CSS_SELECTOR, "#ft-voices .voice-card")
     assert "Decoder\ntrained on your recordings" in cards[0].text
     assert "Decoder\nKokoro's (the trained one sounded less like you: similarity 0.700, 0.790 without it)" in cards[1].text
+    assert ("Decoder\nKokoro's (the trained one's spectrum was further from your recordings: MFCC distance 12.3, "
+            "10.0 without it)") in cards[2].text
 
 
 def test_dataset_report_view_shows_verdicts_with_upload_names(page, tmp_path):

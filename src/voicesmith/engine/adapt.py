@@ -213,9 +213,11 @@ class IntelligibilityGuard:
     def transcripts(self, style: np.ndarray, speed: float, pitch_scale: float, should_cancel=None,
                     adapter: dict[str, np.ndarray] | None = None) -> list[str]:
         jobs = [(style, s.phonemes, speed, pitch_scale, adapter) for s in self.sentences]
-        clips = self.renderer.speak_many(jobs, should_cancel=should_cancel)
-        sr = self.renderer.sample_rate
-        return [t.text for t in self._transcriber.transcribe_many(clips, sr)]
+        return self.heard(self.renderer.speak_many(jobs, should_cancel=should_cancel))
+
+    def heard(self, clips: Sequence[np.ndarray]) -> list[str]:
+        """Whisper's transcripts of clips of `sentences` (in order) at the renderer's rate."""
+        return [t.text for t in self._transcriber.transcribe_many(list(clips), self.renderer.sample_rate)]
 
     def set_reference_voice(self, style: np.ndarray, speed: float, pitch_scale: float) -> None:
         if not self.uses_wer:

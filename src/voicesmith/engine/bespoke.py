@@ -31,9 +31,9 @@ from voicesmith.engine.checkpoints import atomic_write, load_json, save_json
 from voicesmith.engine.voice import TIMBRE, VoiceArtifact
 
 if TYPE_CHECKING:  # torch and the aligner load only when a fine-tune trains
-    from voicesmith.engine.adapt import IntelligibilityGuard, Sentence
+    from voicesmith.engine.adapt import Sentence
     from voicesmith.engine.teacher import Example
-    from voicesmith.engine.voice_set import BuiltVoice
+    from voicesmith.engine.voice_set import BuiltVoice, Hearing
 
 EVAL_EVERY = 10  # steps between held-out evaluations (and checkpoints) of a full-size run
 # The speaker term's weight in the training objective (engine/speaker_loss.py). At the start of training the
@@ -248,40 +248,57 @@ def _load(folder: Path) -> Bespoke | None:
 WER_SLACK = 0.05
 # ...and sound at most this much less like the speaker to the speaker encoder on the same sentences (the spread of
 # Resemblyzer's mean over a few clips). The search and the speaker term both optimise that encoder, so this only
-# says a bespoke voice kept what the search won; it is no independent evidence of likeness (the report has that).
+# says a bespoke voice kept what the search won; it is no independent evidence of likeness.
 SIMILARITY_SLACK = 0.02
+# ...and the decoder's closest match at most this much further (relatively) than the searched one from the real
+# recordings by MFCC Fréchet distance, which no training optimises: the guard's independent half (`spectrum`).
+MFCC_SLACK = 0.10
 
 
-def choose(voices: Sequence[BuiltVoice], bespoke: Bespoke, guard: IntelligibilityGuard,
-           likeness: Callable[[VoiceArtifact], float], workdir: Path, progress: Callable[[float, str], None],
-           should_cancel: Callable[[], bool]) -> list[BuiltVoice]:
-    """Each voice through the bespoke decoder where it is about as intelligible (`WER_SLACK`, Whisper on the guard
-    sentences) and about as like the speaker (`SIMILARITY_SLACK`, `likeness` of a voice) as the searched voice,
-    else the searched voice itself. The verdicts go in each voice's details (and are cached in workdir)."""
+def spectrum(bespoke_distance: float, searched_distance: float, sentences: int) -> dict:
+    """The guard's spectral half, shared by the four voices (they share the decoder): the closest match's MFCC
+    Fréchet distance to the real recordings of `sentences` sentences the decoder did not train on, through the
+    bespoke decoder and as searched."""
+    figures = {"mfcc_frechet": bespoke_distance, "searched_mfcc_frechet": searched_distance,
+               "mfcc_frechet_allowed": searched_distance * (1 + MFCC_SLACK)}
+    figures = {k: round(float(x), 4) for k, x in figures.items()}
+    return {**figures, "mfcc_sentences": sentences,
+            "passed": figures["mfcc_frechet"] <= figures["mfcc_frechet_allowed"]}
+
+
+def choose(voices: Sequence[BuiltVoice], bespoke: Bespoke, hear: Callable[[VoiceArtifact], Hearing], metric: str,
+           spectral: dict, workdir: Path, progress: Callable[[float, str], None]) -> list[BuiltVoice]:
+    """Each voice through the bespoke decoder where the spectral half passed (`spectral`, from `spectrum`) and,
+    heard on the guard sentences (`hear`, engine/voice_set.py), it is about as intelligible (`WER_SLACK`; the
+    guard's `metric`) and about as like the speaker to the speaker encoder (`SIMILARITY_SLACK`) as the searched
+    voice; else the searched voice itself. Each verdict names the halves that refused (`refused_by`) and gives their
+    figures; they go in each voice's details (and are cached in workdir)."""
     path = workdir / "bespoke" / "verdicts.json"
     verdicts = load_json(path) or {}
+    shared = {k: spectral[k] for k in ("mfcc_frechet", "searched_mfcc_frechet", "mfcc_frechet_allowed")}
     out = []
     for k, v in enumerate(voices):
         candidate = bespoke.voice(v.artifact)
         if v.key not in verdicts:
-            progress(k / len(voices), f"checking the {v.label} voice through the bespoke decoder")
-            error = guard.check(candidate.style, candidate.speed, candidate.pitch_scale, should_cancel,
-                                candidate.adapter)
-            searched = float(v.details["guard_error"])
-            similar, searched_similar = likeness(candidate), likeness(v.artifact)
-            verdicts[v.key] = {
-                "used": error <= searched + WER_SLACK and similar >= searched_similar - SIMILARITY_SLACK,
-                "guard_error": round(error, 4), "searched_guard_error": round(searched, 4),
-                "allowed": round(searched + WER_SLACK, 4), "measure": guard.metric,
-                "similarity": round(similar, 4), "searched_similarity": round(searched_similar, 4),
-                "similarity_allowed": round(searched_similar - SIMILARITY_SLACK, 4),
-            }
+            refused, figures = ([] if spectral["passed"] else ["spectrum"]), {}
+            if not refused:  # else Whisper's and the encoder's opinion would not change the verdict
+                progress(k / len(voices), f"checking the {v.label} voice through the bespoke decoder")
+                heard, searched = hear(candidate), hear(v.artifact)
+                figures = {name: round(float(x), 4) for name, x in {
+                    "guard_error": heard.error, "searched_guard_error": searched.error,
+                    "allowed": searched.error + WER_SLACK,
+                    "similarity": heard.similarity, "searched_similarity": searched.similarity,
+                    "similarity_allowed": searched.similarity - SIMILARITY_SLACK,
+                }.items()}
+                refused += ["intelligibility"] * (figures["guard_error"] > figures["allowed"])
+                refused += ["similarity"] * (figures["similarity"] < figures["similarity_allowed"])
+            verdicts[v.key] = {"used": not refused, "refused_by": refused, "measure": metric, **figures, **shared}
             save_json(path, verdicts)
         verdict = verdicts[v.key]
         if verdict["used"]:
             # Heard through the bespoke decoder's filter now, not the one the search chose for the stock decoder.
-            heard = {k: bespoke.details[k] for k in ("timbre", "timbre_similarity") if k in bespoke.details}
-            out.append(replace(v, artifact=candidate, details={**v.details, **heard, "bespoke": verdict},
+            timbre = {k: bespoke.details[k] for k in ("timbre", "timbre_similarity") if k in bespoke.details}
+            out.append(replace(v, artifact=candidate, details={**v.details, **timbre, "bespoke": verdict},
                                description=f"{v.description} Spoken through a decoder trained on your recordings."))
         else:
             out.append(replace(v, details={**v.details, "bespoke": verdict}))

@@ -105,10 +105,11 @@ def bespoke_work(budget: Budget) -> float:
     if not plan.enabled:
         return 0.0
     evaluations = plan.steps // plan.eval_every + 1
-    # Then: the closest match's pitch measured and its filter chosen (2 renders of the timbre sentences); the guard
-    # hears each voice through the decoder (Whisper) and each pair (Resemblyzer).
-    listen = 2 * budget.timbre_sentences * _PER_SYNTHESIS_S
-    guard = 4 * budget.guard_sentences * (3 * _PER_SYNTHESIS_S + _PER_TRANSCRIPTION_S)
+    # Then the timbre sentences rendered four times: the closest match's pitch measured, its filter chosen, and the
+    # guard's spectral half (the match through the decoder and as searched); the guard hears each voice through the
+    # decoder and as searched (Whisper and Resemblyzer on one render each), unless the spectral half refused all.
+    listen = 4 * budget.timbre_sentences * _PER_SYNTHESIS_S
+    guard = 4 * budget.guard_sentences * 2 * (_PER_SYNTHESIS_S + _PER_TRANSCRIPTION_S)
     return (_BESPOKE_FIXED_S + (plan.clips + plan.held) * _BESPOKE_PER_EXAMPLE_S + plan.steps * _BESPOKE_PER_STEP_S
             + evaluations * plan.held * _BESPOKE_PER_EVAL_S + listen + guard)
 

@@ -40,7 +40,7 @@ from voicesmith.engine.rendering import Cancelled, Renderer
 from voicesmith.engine.settings import usable_cores
 from voicesmith.engine.style_space import StyleSpace
 from voicesmith.engine.voice import VoiceArtifact
-from voicesmith.engine.voice_profile import SpeakerProfile
+from voicesmith.engine.voice_profile import SpeakerProfile, to_band
 
 __all__ = [
     "AudioFile", "BUDGET_NAMES", "Cancelled", "DatasetRejected", "FineTuneRequest", "FineTuneResult",
@@ -399,10 +399,16 @@ def _bespoke_stage(
     if not plan.enabled:
         return voices, None
     match = next(v for v in voices if v.key == "match")
-    pool = bespoke.recordings(data.pool, data.train, data.pool_index)
+    listen = speaker_data.evenly(data.pool, budget.timbre_sentences)
+    # The sentences the guard judges by are kept out of the training: it hears the decoder on sentences it never saw.
+    judged = {id(s) for s in [*guard.sentences, *listen]}
+    kept = [(s, i) for s, i in zip(data.pool, data.pool_index) if id(s) not in judged]
+    if len(kept) < 2:  # one to train on and one for early stopping, at the least
+        say(1.0, "too few recordings besides the guard's sentences to train a decoder: the searched voices stay")
+        return voices, None
+    pool = bespoke.recordings([s for s, _ in kept], data.train, [i for _, i in kept])
     trained = bespoke.train(match.artifact, pool, data.source_rate, plan, workdir, lambda f, m: say(0.8 * f, m),
                             should_cancel, centroid=data.profile.centroid, threads=usable_cores(), seed=seed)
-    listen = speaker_data.evenly(data.pool, budget.timbre_sentences)
     # The closest match put on the speaker's median F0 (the decoder moved it), the others by the same ratio.
     path = workdir / "bespoke" / "pitch.json"
     pitch = load_json(path)
@@ -425,10 +431,21 @@ def _bespoke_stage(
     flt = chosen_filter["filter"]
     trained = replace(trained, filter=None if flt is None else np.asarray(flt, np.float32),
                       details={**trained.details, **chosen_filter["details"]})
-    sentences = guard.sentences
-    chosen = bespoke.choose(voices, trained, guard,
-                            lambda voice: voice_set.similarity(voice, sentences, data.profile, renderer, should_cancel),
-                            workdir, lambda f, m: say(0.85 + 0.15 * f, m), should_cancel)
+    # The guard's spectral half: the closest match through the decoder and as searched, on the same sentences.
+    path = workdir / "bespoke" / "spectrum.json"
+    spectral = load_json(path)
+    if spectral is None:
+        say(0.84, "comparing the bespoke voices' spectrum with your recordings")
+        index = {id(s): i for s, i in zip(data.pool, data.pool_index)}
+        recorded = [to_band(data.train[index[id(s)]].load(), data.train[index[id(s)]].sample_rate, data.source_rate)
+                    for s in listen]
+        spectral = bespoke.spectrum(*(voice_set.mfcc_distance(v, listen, recorded, data.profile, renderer,
+                                                              should_cancel)
+                                      for v in (trained.voice(match.artifact), match.artifact)), len(listen))
+        save_json(path, spectral)
+    chosen = bespoke.choose(voices, trained,
+                            lambda voice: voice_set.hear(voice, guard, data.profile, renderer, should_cancel),
+                            guard.metric, spectral, workdir, lambda f, m: say(0.87 + 0.13 * f, m))
     return chosen, trained
 
 

@@ -8,7 +8,8 @@ bandwidth), each over the clips pooled:
 
 - `mfcc_frechet`: Fréchet distance between Gaussians fitted to the per-frame MFCCs (c1-c12, speech
   frames only) of the two sets: the spectral envelope's average *and* its variation. Not used by the
-  search at all.
+  search at all; the bespoke stage's guard uses it only to refuse a trained voice (`mfcc_frechet`
+  alone, on training sentences the decoder was not trained on).
 - `ltas_db`: RMS difference in dB of the long-term average spectra (`voice_profile`'s 24 log-spaced
   bands). The search has a small penalty on it and the timbre filter is fitted to it, both on
   *training* sentences: a guided measure, reported on held-out ones.
@@ -46,7 +47,8 @@ WHAT = {
     QUALITY: "predicted overall quality, DNSMOS OVRL (1-5, higher is better), over the clips in 9 s windows",
 }
 IN_SEARCH = {
-    "mfcc_frechet": "not used",
+    "mfcc_frechet": "not optimised; the bespoke stage's guard refuses a trained voice further by it than the "
+                    "searched one on a few training sentences",
     "ltas_db": "guided: a small penalty in the search and the timbre filter's fit, both on training sentences",
     "f0_semitones": "partly: the search penalises the median and spread of F0, not the distribution",
     QUALITY: "not used",
@@ -73,9 +75,7 @@ class Features:
 def features(clips: Sequence[np.ndarray], rate: int, *, quality: bool = True) -> Features:
     """Measure clips that are already at the comparison rate `rate`."""
     clips = [np.asarray(c, dtype=np.float32) for c in clips if len(c)]
-    frames = np.concatenate([_mfcc_frames(c, rate) for c in clips]) if clips else np.zeros((0, _MFCC_COEFFS))
-    if len(frames) < 2:
-        raise ValueError("too little speech to measure")
+    frames = _mfcc_of(clips, rate)
     semitones = np.concatenate([12 * np.log2(f[np.isfinite(f)] / 100.0) for f in (f0_track(c, rate) for c in clips)])
     quantiles = (np.percentile(semitones, _F0_QUANTILES) if len(semitones) >= _MIN_VOICED
                  else np.full(len(_F0_QUANTILES), np.nan))
@@ -86,6 +86,15 @@ def features(clips: Sequence[np.ndarray], rate: int, *, quality: bool = True) ->
         f0_quantiles=quantiles,
         quality=dnsmos_ovrl(clips, rate) if quality else None,
     )
+
+
+def _mfcc_of(clips: Sequence[np.ndarray], rate: int) -> np.ndarray:
+    """The speech frames' MFCCs of all `clips`, pooled; ValueError with fewer than two frames."""
+    frames = [_mfcc_frames(np.asarray(c, np.float32), rate) for c in clips if len(c)]
+    pooled = np.concatenate(frames) if frames else np.zeros((0, _MFCC_COEFFS))
+    if len(pooled) < 2:
+        raise ValueError("too little speech to measure")
+    return pooled
 
 
 def _mfcc_frames(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -111,6 +120,12 @@ def frechet(mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np
     cross = sqrtm(cov_a @ cov_b)
     value = float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(cross)))
     return max(value, 0.0)  # sqrtm's rounding can leave a tiny negative for identical sets
+
+
+def mfcc_frechet(clips: Sequence[np.ndarray], real: Sequence[np.ndarray], rate: int) -> float:
+    """`mfcc_frechet` of `DISTANCES` alone (no F0, spectrum or quality): clips against real ones, both at `rate`."""
+    a, b = _mfcc_of(clips, rate), _mfcc_of(real, rate)
+    return frechet(a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False))
 
 
 def distances(a: Features, b: Features) -> dict[str, float]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from voicesmith.engine import style_space
+from voicesmith.engine import likeness, style_space
 from voicesmith.engine.adapt import (
     PITCH_LIMITS,
     SPEED_LIMITS,
@@ -290,13 +290,35 @@ def _speak(voice: VoiceArtifact, sentences: Sequence[Sentence], renderer: Render
     return renderer.speak_many(jobs, should_cancel=should_cancel)
 
 
-def similarity(voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,
-               should_cancel: Callable[[], bool] | None = None) -> float:
-    """Mean speaker similarity (Resemblyzer) to the target's centroid of the voice's clips of `sentences`, heard
-    through its timbre filter at the dataset's bandwidth."""
-    clips = _speak(voice, sentences, renderer, should_cancel)
-    sr, source = renderer.sample_rate, target.source_rate
-    return _centroid_similarity([to_band(voice.filter(c, sr), sr, source) for c in clips], target)
+@dataclass
+class Hearing:
+    """A voice's clips of the guard's sentences, as the bespoke stage's guard judges them."""
+
+    error: float  # the guard's (WER, or transcript drift)
+    similarity: float  # Resemblyzer's mean cosine to the speaker's centroid
+
+
+def hear(voice: VoiceArtifact, guard: IntelligibilityGuard, target: SpeakerProfile, renderer: Renderer,
+         should_cancel: Callable[[], bool] | None = None) -> Hearing:
+    """The voice speaks the guard's sentences once: Whisper hears the clips as rendered, the speaker encoder through
+    the voice's timbre filter at the dataset's bandwidth."""
+    clips = _speak(voice, guard.sentences, renderer, should_cancel)
+    return Hearing(guard.error(guard.heard(clips)), _centroid_similarity(_heard(voice, clips, renderer, target), target))
+
+
+def mfcc_distance(voice: VoiceArtifact, sentences: Sequence[Sentence], recorded: Sequence[np.ndarray],
+                  target: SpeakerProfile, renderer: Renderer, should_cancel: Callable[[], bool] | None = None) -> float:
+    """`likeness.mfcc_frechet` of the voice's clips of `sentences` (through its timbre filter at the dataset's
+    bandwidth) to `recorded`, the real recordings of the same sentences at the comparison rate."""
+    heard = _heard(voice, _speak(voice, sentences, renderer, should_cancel), renderer, target)
+    return likeness.mfcc_frechet(heard, recorded, comparison_rate(target.source_rate))
+
+
+def _heard(voice: VoiceArtifact, clips: Sequence[np.ndarray], renderer: Renderer,
+           target: SpeakerProfile) -> list[np.ndarray]:
+    """Rendered clips as the comparisons hear them: through the voice's timbre filter, at the comparison rate."""
+    sr = renderer.sample_rate
+    return [to_band(voice.filter(c, sr), sr, target.source_rate) for c in clips]
 
 
 def median_f0(voice: VoiceArtifact, sentences: Sequence[Sentence], target: SpeakerProfile, renderer: Renderer,

@@ -10,6 +10,7 @@ const lufs = (value) => (isNum(value) ? `${value.toFixed(1)} LUFS` : "—");
 const hertz = (value) => (isNum(value) ? `${Math.round(value)} Hz` : "—");
 const percent = (value) => (isNum(value) ? `${Math.round(value * 100)}%` : "—");
 const seconds = (value) => (isNum(value) ? formatDuration(value) : "—");
+const fixed = (value) => (isNum(value) ? value.toFixed(1) : "—");
 
 // A reason is {code, severity, message} (or, from older workers, a plain string).
 function reasonItem(reason) {
@@ -135,11 +136,18 @@ export function voiceFigures(report, voice, index) {
   ]);
 }
 
-// Whether the voice speaks through the decoder trained on the recordings, and why not when it does not.
+// Whether the voice speaks through the decoder trained on the recordings, and why not when it does not: the first
+// guard half that refused it (reports made before `refused_by` have only the figures).
 function decoderText(verdict) {
   if (!verdict) return null;
   if (verdict.used) return "trained on your recordings";
-  if (isNum(verdict.guard_error) && verdict.guard_error > verdict.allowed) {
+  const refused = verdict.refused_by
+    || [verdict.guard_error > verdict.allowed ? "intelligibility" : "similarity"];
+  if (refused[0] === "spectrum") {
+    return `Kokoro's (the trained one's spectrum was further from your recordings: MFCC distance `
+      + `${fixed(verdict.mfcc_frechet)}, ${fixed(verdict.searched_mfcc_frechet)} without it)`;
+  }
+  if (refused[0] === "intelligibility") {
     return `Kokoro's (the trained one was harder to understand: ${percent(verdict.guard_error)} errors, `
       + `${percent(verdict.searched_guard_error)} without it)`;
   }
