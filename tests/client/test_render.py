@@ -57,14 +57,18 @@ def test_fine_tune_report_figures_become_columns_per_voice() -> None:
         "wer_note": None,
         "voices": [
             {"voice_id": "v1", "name": "renamed since", "similarity": 0.7556, "gap_closed": 0.217, "wer": 0.0,
-             "details": {"seconds": 326.7}},
+             "details": {"seconds": 326.7, "bespoke": {"used": False, "refused_by": ["spectrum"]}}},
             {"key": "clear", "name": "Ann — clear", "similarity": 0.7663, "gap_closed": 0.264, "wer": 0.05,
              "new_metric": 3},
+            {"key": "style_a", "name": "Ann — brighter", "similarity": 0.77, "details": {"bespoke": {"used": True}}},
         ],
     }
-    figures = render.report_figures(report, voices)
-    assert figures["v1"] == {"similarity": "0.756", "gap closed": "22%", "WER": "0%"}
+    figures = render.report_figures(report, voices + [_voice("v3", "Ann — brighter")])
+    # The decoder a voice speaks through, where the fine-tune trained one, and what kept Kokoro's.
+    assert figures["v1"] == {"similarity": "0.756", "gap closed": "22%", "WER": "0%",
+                             "decoder": "Kokoro (refused: spectrum)"}
     assert figures["v2"] == {"similarity": "0.766", "gap closed": "26%", "WER": "5%", "new metric": "3"}
+    assert figures["v3"] == {"similarity": "0.770", "decoder": "trained"}
     headline = render.report_headline(report)
     assert "best stock voice (jf_gongitsune) 0.706" in headline[0] and "recordings 0.934" in headline[0]
     assert headline[1] == "speaker: median pitch Hz 195, phones/s 12.2, WER of the real recordings 0%"

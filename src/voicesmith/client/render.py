@@ -205,7 +205,21 @@ def report_figures(report: dict[str, Any] | None, voices: list[Voice]) -> dict[s
                 if _is_number(value):
                     title, fmt = _FIGURES.get(key, (key.replace("_", " "), _fmt))
                     figures[v.id][title] = fmt(value)
+            decoder = _decoder((entry.get("details") or {}).get("bespoke"))
+            if decoder:
+                figures[v.id]["decoder"] = decoder
     return figures
+
+
+def _decoder(verdict: Any) -> str | None:
+    """Which decoder a voice speaks through when its fine-tune trained one (docs/fine-tune.md: the guard), and
+    which of the guard's checks kept Kokoro's."""
+    if not isinstance(verdict, dict):
+        return None
+    if verdict.get("used"):
+        return "trained"
+    refused = verdict.get("refused_by")
+    return f"Kokoro (refused: {', '.join(map(str, refused))})" if refused else "Kokoro"
 
 
 # The report's likeness checks that the search did not optimise (docs/fine-tune.md), as table columns.

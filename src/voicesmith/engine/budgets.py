@@ -46,11 +46,10 @@ BUDGETS = {
     # closest match with pitch and speed set from their group of recordings, and a timbre filter of their
     # own (measured: a generation or six of prosody search per variant gained nothing over that). tiny is
     # for trying the workflow in minutes (its bespoke stage is a token: a few steps that show the stage working;
-    # the guard keeps the searched voices where the bespoke ones are less intelligible or less alike to the speaker
-    # encoder, which the speaker term trains, so it passed session 11's token voices that were further on MFCC and
-    # LTAS). default trains no bespoke decoder: with one of 60 steps on 48 recordings (bespoke_steps=60 turns it
-    # on) the stage costs 5-7 minutes, and on carlo_it it lowered MFCC Fréchet below the searched voice's
-    # (docs/benchmarks.md, session 11).
+    # on 2 minutes of allison_en the guard's spectral half refused its decoder, which the held-out measures also
+    # found further from the speaker: docs/benchmarks.md, session 12). default trains no bespoke decoder: with one
+    # of 60 steps on 48 recordings (bespoke_steps=60 turns it on) the stage costs 5-7 minutes, and on carlo_it it
+    # lowered MFCC Fréchet below the searched voice's (session 11; the guard now refuses that decoder).
     "tiny": Budget(generations=3, popsize=6, sentences_per_generation=2, guard_every=3, guard_sentences=2,
                    variant_generations=0, max_pool=40, probe_sentences=2, eval_utterances=5,
                    timbre_sentences=8, bespoke_steps=4, bespoke_clips=4, bespoke_held=2),
