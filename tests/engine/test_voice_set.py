@@ -1,4 +1,5 @@
-"""The parts of the four-voice plan that need no model: prosody groups, their names, measurements."""
+"""The parts of the four-voice plan that need no model (prosody groups, their names, measurements), and what the
+bespoke stage's guard hears of a voice (real Kokoro, Whisper and Resemblyzer)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,36 @@ def test_effective_rate_finds_the_band_a_signal_really_has():
 def test_effective_rate_of_native_audio_is_its_rate(rate):
     rng = np.random.default_rng(1)
     assert effective_rate(rng.standard_normal(rate * 2).astype(np.float32) * 0.1, rate) == rate
+
+
+def test_the_guard_hears_each_voice_once_and_tells_speech_from_a_garbled_voice(speech_data):
+    from tests.engine.adapt_data import load_clips
+    from voicesmith.engine import speaker, style_space
+    from voicesmith.engine.adapt import IntelligibilityGuard, Sentence
+    from voicesmith.engine.phonemes import phonemize
+    from voicesmith.engine.rendering import Renderer
+    from voicesmith.engine.voice import VoiceArtifact
+    from voicesmith.engine.voice_profile import SpeakerProfile, measure, to_band
+    from voicesmith.engine.voice_set import hear, mfcc_distance
+
+    clips = load_clips(speech_data, "allison_en", 2, min_s=2.0)
+    sentences = [Sentence.from_recording(c.text, phonemize(c.text, "en"), c.audio, 24000, 16000) for c in clips]
+    stats = measure([c.audio for c in clips], 24000, [s.phonemes for s in sentences], 16000,
+                    embeddings=np.stack([c.embedding for c in clips]))
+    target = SpeakerProfile.from_stats(stats, 16000, centroid=speaker.centroid(np.stack([c.embedding for c in clips])))
+    recorded = [to_band(c.audio, 24000, 16000) for c in clips]
+    stock = style_space.stock_packs()["jf_alpha"]
+    rng = np.random.default_rng(0)  # far outside the search's bound, as in test_adapt's guard test
+    garbled = (stock + (40 * rng.choice([-1.0, 1.0], 256) * style_space.stock_scale())[None, :]).astype(np.float32)
+    with Renderer(workers=2) as renderer:
+        guard = IntelligibilityGuard(sentences, "en", renderer)
+        renders = []
+        speak_many = renderer.speak_many
+        renderer.speak_many = lambda jobs, **kw: renders.append(len(jobs)) or speak_many(jobs, **kw)
+        clear, bad = (hear(VoiceArtifact(style), guard, target, renderer) for style in (stock, garbled))
+        assert renders == [2, 2]  # one render of the guard's sentences per voice: Whisper and the encoder share it
+        near, far = (mfcc_distance(VoiceArtifact(style), sentences, recorded, target, renderer)
+                     for style in (stock, garbled))
+    assert clear.error <= 0.25 and bad.error >= 0.5
+    assert -1.0 <= bad.similarity < clear.similarity <= 1.0
+    assert 0 < near < far
