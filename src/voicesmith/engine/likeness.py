@@ -47,8 +47,8 @@ WHAT = {
     QUALITY: "predicted overall quality, DNSMOS OVRL (1-5, higher is better), over the clips in 9 s windows",
 }
 IN_SEARCH = {
-    "mfcc_frechet": "not optimised; the bespoke stage's guard refuses a trained voice further by it than the "
-                    "searched one on a few training sentences",
+    "mfcc_frechet": "not optimised; the bespoke stage's guard refuses a trained decoder further by it than the "
+                    "searched voice on training-pool sentences the decoder did not train on",
     "ltas_db": "guided: a small penalty in the search and the timbre filter's fit, both on training sentences",
     "f0_semitones": "partly: the search penalises the median and spread of F0, not the distribution",
     QUALITY: "not used",
