@@ -75,6 +75,64 @@ def test_effective_rate_of_native_audio_is_its_rate(rate):
     assert effective_rate(rng.standard_normal(rate * 2).astype(np.float32) * 0.1, rate) == rate
 
 
+class RecordingsAsRenders:
+    """A renderer that "speaks" each sentence as the speaker's own recording of it (no Kokoro), counting calls."""
+
+    sample_rate = 24000
+
+    def __init__(self, recordings: dict[str, np.ndarray]) -> None:
+        self.recordings = recordings
+        self.calls: list[int] = []
+
+    def speak_many(self, jobs, should_cancel=None):
+        self.calls.append(len(jobs))
+        return [self.recordings[phonemes] for _, phonemes, *_ in jobs]
+
+
+class HeardAs:
+    """The intelligibility guard's interface over fixed transcripts (no Whisper): its error is the share of clips
+    whose transcript is not the sentence."""
+
+    def __init__(self, sentences, transcripts: list[str]) -> None:
+        self.sentences, self.transcripts = sentences, transcripts
+
+    def heard(self, clips):
+        assert len(clips) == len(self.sentences)
+        return self.transcripts
+
+    def error(self, hypotheses):
+        return float(np.mean([h != s.text for h, s in zip(hypotheses, self.sentences)]))
+
+
+def test_the_guard_hears_the_clips_it_rendered_once_and_measures_them_against_the_speaker(speech_data):
+    """Fast sibling of the next test: the speaker's own recordings stand in for renders (real Resemblyzer and MFCCs,
+    no Kokoro or Whisper)."""
+    from tests.engine.adapt_data import load_clips
+    from voicesmith.engine import speaker
+    from voicesmith.engine.adapt import Sentence
+    from voicesmith.engine.voice import VoiceArtifact
+    from voicesmith.engine.voice_profile import SpeakerProfile, measure, to_band
+    from voicesmith.engine.voice_set import hear, mfcc_distance
+
+    own, other = load_clips(speech_data, "allison_en", 4, min_s=2.0), load_clips(speech_data, "carlo_it", 2, min_s=2.0)
+    sentences = [Sentence.from_recording(c.text, f"p{k}", c.audio, 24000, 16000) for k, c in enumerate(own[:2])]
+    stats = measure([c.audio for c in own], 24000, [f"p{k}" for k in range(4)], 16000,
+                    embeddings=np.stack([c.embedding for c in own]))
+    target = SpeakerProfile.from_stats(stats, 16000, centroid=speaker.centroid(np.stack([c.embedding for c in own])))
+    recorded = [to_band(c.audio, 24000, 16000) for c in own[:2]]
+    voice = VoiceArtifact(np.zeros((510, 256), np.float32))
+    herself = RecordingsAsRenders({s.phonemes: c.audio for s, c in zip(sentences, own)})
+    someone_else = RecordingsAsRenders({s.phonemes: c.audio for s, c in zip(sentences, other)})
+    guard = HeardAs(sentences, [sentences[0].text, "something else"])
+    mine, theirs = hear(voice, guard, target, herself), hear(voice, guard, target, someone_else)
+    assert herself.calls == [2] and someone_else.calls == [2]  # one render of the guard's sentences each
+    assert mine.error == theirs.error == 0.5  # the guard judged the transcripts of those renders
+    assert mine.similarity > 0.75 and theirs.similarity < mine.similarity - 0.1
+    assert mfcc_distance(voice, sentences, recorded, target, herself) == pytest.approx(0.0, abs=1e-6)
+    assert mfcc_distance(voice, sentences, recorded, target, someone_else) > 1.0
+
+
+@pytest.mark.slow
 def test_the_guard_hears_each_voice_once_and_tells_speech_from_a_garbled_voice(speech_data):
     from tests.engine.adapt_data import load_clips
     from voicesmith.engine import speaker, style_space
